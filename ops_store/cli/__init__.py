@@ -1,0 +1,1 @@
+"""The `ecom` command line: thin callers of the services."""

@@ -1,0 +1,56 @@
+"""`ecom`: one command for users and operators."""
+
+from __future__ import annotations
+
+import typer
+
+from ops_store.cli import catalog, orders, stock
+from ops_store.cli.output import JSON_OPTION, run, store
+
+app = typer.Typer(help="ecom: e-commerce operations and analytics.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Option("head", "--revision"), as_json: bool = JSON_OPTION) -> None:
+    """Create or migrate the store's schema (Alembic)."""
+    from ops_store.migrate import upgrade
+
+    run(as_json, lambda: {"url": store().engine.url.render_as_string(hide_password=True),
+                          "revision": upgrade(store(), revision)})
+
+
+@db_app.command("current")
+def db_current(as_json: bool = JSON_OPTION) -> None:
+    from ops_store.migrate import current_revision, head_revision
+
+    run(as_json, lambda: {"current": current_revision(store()), "head": head_revision()})
+
+
+@app.command("demo")
+def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an empty demo store.")) -> None:
+    """Run the demo on the embedded defaults: store, sample catalog and stock, orders, stock."""
+    from ops_store.demo import run_demo
+
+    run_demo(reset=reset)
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(catalog.merchant_app, name="merchant")
+app.add_typer(catalog.warehouse_app, name="warehouse")
+app.add_typer(catalog.product_app, name="product")
+app.add_typer(catalog.supplier_app, name="supplier")
+app.add_typer(catalog.carrier_app, name="carrier")
+app.add_typer(stock.stock_app, name="stock")
+app.add_typer(stock.policy_app, name="policy")
+app.add_typer(stock.po_app, name="po")
+app.add_typer(stock.count_app, name="count")
+app.add_typer(orders.order_app, name="order")
+app.add_typer(orders.payment_app, name="payment")
+app.add_typer(orders.shipment_app, name="shipment")
+app.add_typer(orders.return_app, name="return")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,91 @@
+"""Printing results and errors the same way in every command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops_store.db import Store
+from ops_store.errors import DomainError
+from ops_store.services.common import jsonable
+from ops_store.settings import StoreSettings
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+console = Console()
+
+
+@cache
+def store() -> Store:
+    """The store named by the environment (OPS_STORE_URL, else SQLite in ECOM_DATA_DIR)."""
+    settings = StoreSettings()
+    settings.ensure_data_dir()
+    _log_to_file(settings)
+    return Store.from_settings(settings)
+
+
+def _log_to_file(settings: StoreSettings) -> None:
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(logs / "ecom.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("ops_store")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+
+
+def fail(error: DomainError, as_json: bool) -> NoReturn:
+    if as_json:
+        print(json.dumps({"error": jsonable(error.to_dict())}))
+    else:
+        print(f"error ({error.code}): {error.message}", file=sys.stderr)
+    raise typer.Exit(1)
+
+
+def run(as_json: bool, action: Callable[[], Any], render: Callable[[Any], None] | None = None) -> Any:
+    """Run one service call; print its result as JSON or for people; errors exit 1."""
+    try:
+        result = action()
+    except DomainError as exc:
+        fail(exc, as_json)
+    if as_json:
+        print(json.dumps(jsonable(result), indent=2))
+    elif render is not None:
+        render(result)
+    else:
+        show(result)
+    return result
+
+
+def show(result: Any) -> None:
+    """A list of flat dicts as a table, a dict as key/value lines."""
+    if isinstance(result, list):
+        if not result:
+            console.print("(none)")
+            return
+        columns = [k for k, v in result[0].items() if not isinstance(v, list | dict)]
+        table = Table(*columns)
+        for row in result:
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        console.print(table)
+    elif isinstance(result, dict):
+        for key, value in result.items():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                console.print(f"[bold]{key}[/bold]:")
+                show(value)
+            else:
+                console.print(f"[bold]{key}[/bold]: {_cell(value)}")
+    elif result is not None:
+        console.print(str(result))
+
+
+def _cell(value: Any) -> str:
+    value = jsonable(value)
+    return "" if value is None else str(value)

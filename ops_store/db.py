@@ -1,0 +1,116 @@
+"""Engines, sessions and the unit of work.
+
+``Store`` wraps one database URL. ``store.write()`` opens a write unit of work: on SQLite it
+starts with ``BEGIN IMMEDIATE`` (the write lock is taken up front, so two writers never both
+read and then fail to upgrade); on PostgreSQL it is a READ COMMITTED transaction in which the
+services take row locks (``SELECT ... FOR UPDATE``) in a fixed order. ``store.read()`` is a
+plain transaction that is always rolled back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ops_store.settings import StoreSettings
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+_IMMEDIATE = "ecom_begin_immediate"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite would defer it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+class Store:
+    """One operational store (one database)."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.backend = self.engine.dialect.name
+        write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings | None = None) -> Store:
+        settings = settings or StoreSettings()
+        settings.ensure_data_dir()
+        return cls(settings.store_url)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write unit of work: commits when the block ends, rolls back on any error."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only look; the transaction is discarded (objects stay usable, detached)."""
+        with self._read_sessions() as session:
+            yield session
+
+    def run_write(self, work: Callable[[Session], T], *, attempts: int = 5) -> T:
+        """Run ``work`` in a write unit of work, retrying transient lock failures
+        (PostgreSQL deadlock or serialization failure, SQLite busy past its timeout)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.write() as session:
+                    return work(session)
+            except OperationalError as exc:
+                if attempt == attempts or not _is_transient(exc):
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in {"40P01", "40001", "55P03"}:
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text

@@ -1,0 +1,1 @@
+"""Payment provider interface, the fake provider, and the guard against card data."""

@@ -1,0 +1,373 @@
+"""Orders: place (reserving stock atomically), read, allocate, cancel, complete."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ops_store.db import Store
+from ops_store.errors import Conflict, DomainError, IllegalTransition, InsufficientStock, InvalidInput, NotFound
+from ops_store.models import (
+    Customer,
+    DeliveryOption,
+    Merchant,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Product,
+    RejectedRequest,
+    Reservation,
+    Shipment,
+    ShipmentLine,
+    Warehouse,
+)
+from ops_store.payments.card_guard import redact_card_data
+from ops_store.services import alerts, order_states
+from ops_store.services.allocation import Demand, allocate
+from ops_store.services.common import get_or_404, merchant_by_code
+from ops_store.services.ledger import _insert, lock_levels
+from ops_store.services.order_document import OrderDocument, parse_order_document
+from ops_store.types import utcnow
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+PREPAID_METHODS = ("card", "e_wallet")
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def split_discount(discount: Decimal, gross: list[Decimal]) -> list[Decimal]:
+    """Share an order discount across lines in proportion to their gross; cents add up exactly."""
+    total = sum(gross, Decimal("0"))
+    if discount == 0 or total == 0:
+        return [Decimal("0.00")] * len(gross)
+    shares = [(discount * g / total).quantize(CENT, rounding="ROUND_DOWN") for g in gross]
+    remainder = int((discount - sum(shares)) / CENT)
+    order = sorted(range(len(gross)), key=lambda i: (-(discount * gross[i] / total - shares[i]), i))
+    for i in order[:remainder]:
+        shares[i] += CENT
+    return shares
+
+
+def warehouse_order(session: Session, merchant: Merchant) -> list[int]:
+    """Warehouse ids in allocation order: preferred, then priority, then code."""
+    rows = session.execute(
+        select(Warehouse.id).where(Warehouse.active.is_(True)).order_by(Warehouse.priority, Warehouse.code)
+    ).scalars().all()
+    ids = list(rows)
+    if merchant.preferred_warehouse_id in ids:
+        ids.remove(merchant.preferred_warehouse_id)
+        ids.insert(0, merchant.preferred_warehouse_id)
+    return ids
+
+
+def _customer_id(session: Session, customer_ref: str) -> int:
+    session.execute(
+        _insert(session, Customer).values(customer_ref=customer_ref, created_at=utcnow(), updated_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    return session.scalar(select(Customer.id).where(Customer.customer_ref == customer_ref))  # type: ignore[return-value]
+
+
+def _existing(session: Session, doc: OrderDocument, payload_hash: str) -> Order | None:
+    order = session.scalar(
+        select(Order).where(Order.channel == doc.channel, Order.channel_order_ref == doc.channel_order_ref)
+    )
+    if order is not None and order.payload_hash != payload_hash:
+        raise Conflict(
+            f"channel {doc.channel} already sent order {doc.channel_order_ref!r} with a different content "
+            f"(order {order.id}); use a new channel_order_ref for a new order",
+            field="channel_order_ref",
+            details={"order_id": order.id},
+        )
+    return order
+
+
+def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) -> tuple[int, bool]:
+    existing = _existing(session, doc, payload_hash)
+    if existing is not None:
+        return existing.id, False
+    merchant = merchant_by_code(session, doc.merchant)
+    option = session.scalar(
+        select(DeliveryOption).where(DeliveryOption.code == doc.delivery_option, DeliveryOption.active.is_(True))
+    )
+    if option is None:
+        raise NotFound(f"delivery option {doc.delivery_option!r} does not exist", field="delivery_option")
+
+    skus = [line.sku for line in doc.lines]
+    products = {
+        p.sku: p
+        for p in session.scalars(select(Product).where(Product.merchant_id == merchant.id, Product.sku.in_(skus)))
+    }
+    for i, line in enumerate(doc.lines):
+        product = products.get(line.sku)
+        if product is None:
+            raise NotFound(f"lines[{i}].sku: {line.sku!r} is not in merchant {merchant.code}'s catalog",
+                           field=f"lines[{i}].sku")
+        if not product.active:
+            raise InvalidInput(f"lines[{i}].sku: {line.sku!r} is no longer sold", field=f"lines[{i}].sku")
+        if product.currency != merchant.currency:
+            raise InvalidInput(f"lines[{i}].sku: priced in {product.currency}, the order is in {merchant.currency}",
+                               field=f"lines[{i}].sku")
+
+    # Lock every balance row of these products, in the fixed order, then decide.
+    product_ids = [products[s].id for s in skus]
+    warehouses = warehouse_order(session, merchant)
+    levels = lock_levels(session, [(p, w) for p in product_ids for w in warehouses], create=False)
+    available = {key: lvl.on_hand - lvl.reserved for key, lvl in levels.items()}
+    demands = [Demand(i, products[line.sku].id, line.qty) for i, line in enumerate(doc.lines)]
+    allocations, shortages = allocate(demands, available, warehouses)
+    if shortages:
+        short = [
+            {"sku": doc.lines[s.line].sku, "requested": s.requested, "available": s.available} for s in shortages
+        ]
+        names = ", ".join(f"{s['sku']} (requested {s['requested']}, available {s['available']})" for s in short)
+        raise InsufficientStock(f"not enough stock for: {names}", field="lines", details=short)
+
+    gross = [products[line.sku].price * line.qty for line in doc.lines]
+    subtotal = sum(gross, Decimal("0"))
+    discount = Decimal(doc.discount or "0").quantize(CENT)
+    if discount > subtotal:
+        raise InvalidInput("discount cannot exceed the order's subtotal", field="discount")
+    shares = split_discount(discount, gross)
+    tax = _money((subtotal - discount) * merchant.tax_rate)
+    placed_at = doc.placed_at or utcnow()
+    order = Order(
+        merchant_id=merchant.id, customer_id=_customer_id(session, doc.customer_ref), channel=doc.channel,
+        channel_order_ref=doc.channel_order_ref, payload_hash=payload_hash, status="placed",
+        currency=merchant.currency, subtotal=subtotal, discount=discount, shipping=option.price, tax=tax,
+        total=subtotal - discount + option.price + tax, delivery_option_id=option.id,
+        promised_on=(placed_at + timedelta(days=option.promised_days)).date(), placed_at=placed_at,
+        created_at=utcnow(),
+    )
+    session.add(order)
+    session.flush()
+    lines = []
+    for i, line in enumerate(doc.lines):
+        product = products[line.sku]
+        ol = OrderLine(
+            order_id=order.id, line_no=i + 1, product_id=product.id, sku=product.sku, quantity=line.qty,
+            unit_price=product.price, discount=shares[i], line_total=gross[i] - shares[i],
+        )
+        lines.append(ol)
+    session.add_all(lines)
+    session.flush()
+    for a in allocations:
+        session.add(Reservation(
+            order_id=order.id, order_line_id=lines[a.line].id, product_id=a.product_id,
+            warehouse_id=a.warehouse_id, quantity=a.quantity, status="active",
+        ))
+        levels[(a.product_id, a.warehouse_id)].reserved += a.quantity
+    pay = doc.payment
+    session.add(Payment(
+        order_id=order.id, method=pay.method, status="pending", amount=order.total, currency=order.currency,
+        captured_amount=Decimal("0"), refunded_amount=Decimal("0"), provider="fake" if pay.method in PREPAID_METHODS
+        else pay.method, provider_token=pay.token, card_brand=pay.brand, card_last4=pay.last4,
+    ))
+    session.add(OrderEvent(order_id=order.id, from_status=None, to_status="placed", actor=actor,
+                           note=f"{doc.channel} {doc.channel_order_ref}"))
+    session.flush()
+    for key in {(a.product_id, a.warehouse_id) for a in allocations}:
+        alerts.evaluate(session, levels[key])
+    return order.id, True
+
+
+def place_order(store: Store, document: Any, *, actor: str | None = None, authorize: bool = True) -> dict[str, Any]:
+    """Place an order from a channel's document. Stock for every line is reserved atomically, or
+    nothing is. The same channel and reference again returns the existing order (``replayed``);
+    the same reference with other content is a Conflict. Card and e-wallet payments are then
+    authorised with the provider (a decline cancels the order and frees its stock)."""
+    try:
+        doc = parse_order_document(document)
+        payload_hash = doc.payload_hash()
+        who = actor or f"channel:{doc.channel}"
+        try:
+            order_id, created = store.run_write(lambda s: _place(s, doc, payload_hash, who))
+        except IntegrityError:
+            # Another request with the same channel reference won the race: replay or conflict.
+            with store.read() as session:
+                existing = _existing(session, doc, payload_hash)
+            if existing is None:
+                raise
+            order_id, created = existing.id, False
+    except DomainError as exc:
+        keep_rejected(store, "order", document, exc, source=actor)
+        raise
+    if created:
+        log.info("order %s placed from %s", order_id, doc.channel)
+        if authorize and doc.payment.method in PREPAID_METHODS:
+            from ops_store.services import payments
+
+            payments.authorize_payment(store, order_id, actor=who, raise_on_error=False)
+    view = get_order(store, order_id)
+    view["replayed"] = not created
+    return view
+
+
+def keep_rejected(store: Store, kind: str, document: Any, error: DomainError, *, source: str | None) -> None:
+    """Keep a refused request with its reason (card data masked), so nothing sent is lost."""
+    doc = document if isinstance(document, dict) else {"document": document}
+    channel = doc.get("channel") if isinstance(doc.get("channel"), str) else None
+    ref = doc.get("channel_order_ref") if isinstance(doc.get("channel_order_ref"), str) else None
+    try:
+        payload = json.dumps(redact_card_data(doc), sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        payload = json.dumps({"unserialisable": True})
+    with store.write() as session:
+        session.add(RejectedRequest(
+            kind=kind, source=(source or (f"channel:{channel}" if channel else "unknown"))[:100],
+            reference=(ref or "")[:100] or None, error_code=error.code, field=(error.field or "")[:200] or None,
+            message=error.message, payload=payload,
+        ))
+    log.info("rejected %s request: %s (%s)", kind, error.code, error.field)
+
+
+def get_order(store: Store, order_id: int) -> dict[str, Any]:
+    with store.read() as session:
+        return order_view(session, get_or_404(session, Order, order_id, "order"))
+
+
+def order_view(session: Session, order: Order) -> dict[str, Any]:
+    merchant = session.get(Merchant, order.merchant_id)
+    customer = session.get(Customer, order.customer_id)
+    option = session.get(DeliveryOption, order.delivery_option_id)
+    wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+    reservations = list(session.scalars(select(Reservation).where(Reservation.order_id == order.id)
+                                        .order_by(Reservation.id)))
+    shipped: dict[int, int] = {}
+    for line_id, qty in session.execute(
+        select(ShipmentLine.order_line_id, ShipmentLine.quantity)
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id).where(Shipment.order_id == order.id)
+    ).tuples():
+        shipped[line_id] = shipped.get(line_id, 0) + qty
+    lines = []
+    for ol in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)):
+        lines.append({
+            "line_no": ol.line_no, "sku": ol.sku, "qty": ol.quantity, "unit_price": ol.unit_price,
+            "discount": ol.discount, "line_total": ol.line_total, "qty_shipped": shipped.get(ol.id, 0),
+            "allocations": [
+                {"warehouse": wh_codes[r.warehouse_id], "qty": r.quantity, "status": r.status}
+                for r in reservations if r.order_line_id == ol.id
+            ],
+        })
+    payment = session.scalar(select(Payment).where(Payment.order_id == order.id))
+    shipments = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)))
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    return {
+        "order_id": order.id, "status": order.status, "merchant": merchant.code if merchant else None,
+        "channel": order.channel, "channel_order_ref": order.channel_order_ref,
+        "customer_ref": customer.customer_ref if customer else None, "currency": order.currency,
+        "subtotal": order.subtotal, "discount": order.discount, "shipping": order.shipping, "tax": order.tax,
+        "total": order.total, "delivery_option": option.code if option else None,
+        "promised_on": order.promised_on, "placed_at": order.placed_at, "lines": lines,
+        "payment": None if payment is None else {
+            "method": payment.method, "status": payment.status, "amount": payment.amount,
+            "captured": payment.captured_amount, "refunded": payment.refunded_amount,
+            "brand": payment.card_brand, "last4": payment.card_last4, "failure_reason": payment.failure_reason,
+        },
+        "shipments": [
+            {"shipment_id": s.id, "warehouse": wh_codes[s.warehouse_id], "tracking_number": s.tracking_number,
+             "status": s.status, "promised_on": s.promised_on, "delivered_at": s.delivered_at}
+            for s in shipments
+        ],
+        "events": [
+            {"at": e.created_at, "from": e.from_status, "to": e.to_status, "actor": e.actor, "note": e.note}
+            for e in events
+        ],
+    }
+
+
+def list_orders(
+    store: Store, *, merchant: str | None = None, customer_ref: str | None = None, status: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    with store.read() as session:
+        query = (
+            select(Order, Merchant.code, Customer.customer_ref)
+            .join(Merchant, Merchant.id == Order.merchant_id)
+            .join(Customer, Customer.id == Order.customer_id)
+        )
+        if merchant:
+            query = query.where(Merchant.code == merchant)
+        if customer_ref:
+            query = query.where(Customer.customer_ref == customer_ref)
+        if status:
+            query = query.where(Order.status == status)
+        rows = session.execute(query.order_by(Order.id.desc()).limit(limit)).tuples()
+        return [
+            {"order_id": o.id, "status": o.status, "merchant": m, "customer_ref": c, "channel": o.channel,
+             "channel_order_ref": o.channel_order_ref, "total": o.total, "currency": o.currency,
+             "placed_at": o.placed_at}
+            for o, m, c in rows
+        ]
+
+
+def release_reservations(session: Session, order_id: int) -> None:
+    """Give back every unit still reserved for the order (cancel, failed payment)."""
+    active = list(session.scalars(
+        select(Reservation).where(Reservation.order_id == order_id, Reservation.status == "active")
+    ))
+    levels = lock_levels(session, [(r.product_id, r.warehouse_id) for r in active], create=False)
+    for r in active:
+        levels[(r.product_id, r.warehouse_id)].reserved -= r.quantity
+        r.status = "released"
+    session.flush()
+    for level in levels.values():
+        alerts.evaluate(session, level)
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    return get_or_404(session, Order, order_id, "order", lock=True)
+
+
+def cancel_order(store: Store, order_id: int, *, actor: str = "system", reason: str | None = None) -> dict[str, Any]:
+    """Cancel an order not yet shipped: its reservations are released, an authorised payment is
+    voided and a captured one refunded in full."""
+
+    def work(session: Session) -> None:
+        order = lock_order(session, order_id)
+        order_states.move(session, order, "cancelled", actor=actor, note=reason)
+        release_reservations(session, order.id)
+
+    store.run_write(work)
+    from ops_store.services import payments
+
+    payments.settle_cancelled(store, order_id, actor=actor)
+    return get_order(store, order_id)
+
+
+def allocate_order(store: Store, order_id: int, *, actor: str = "system") -> dict[str, Any]:
+    """Release the order to its warehouses for picking. Needs a secured payment, except for cash
+    on delivery, which is collected when the parcel is delivered."""
+
+    def work(session: Session) -> None:
+        order = lock_order(session, order_id)
+        payment = session.scalar(select(Payment).where(Payment.order_id == order.id))
+        if order.status == "placed" and (payment is None or payment.method != "cash_on_delivery"):
+            raise IllegalTransition(
+                f"order {order.id} is placed but not paid; it can be allocated once its payment is secured",
+                field="status",
+            )
+        order_states.move(session, order, "allocated", actor=actor)
+
+    store.run_write(work)
+    return get_order(store, order_id)
+
+
+def complete_order(store: Store, order_id: int, *, actor: str = "system") -> dict[str, Any]:
+    def work(session: Session) -> None:
+        order_states.move(session, lock_order(session, order_id), "completed", actor=actor)
+
+    store.run_write(work)
+    return get_order(store, order_id)
+

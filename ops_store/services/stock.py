@@ -1,0 +1,157 @@
+"""Stock operations: receipts, adjustments, transfers, and what stock there is."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from ops_store.db import Store
+from ops_store.errors import InvalidInput
+from ops_store.models import Product, StockLevel, StockMovement, StockValuation, Warehouse
+from ops_store.services.common import (
+    SYSTEM_ACTOR,
+    merchant_by_code,
+    parse_decimal,
+    parse_positive_int,
+    product_by_sku,
+    warehouse_by_code,
+)
+from ops_store.services.ledger import lock_levels, lock_valuations, post_movement
+
+CENT = Decimal("0.01")
+
+
+def receive_stock(
+    store: Store, sku: str, warehouse: str, qty: Any, *, unit_cost: Any = None, merchant: str | None = None,
+    reason: str | None = None, actor: str = SYSTEM_ACTOR,
+) -> dict[str, Any]:
+    """Goods in (outside a purchase order). The unit cost defaults to the catalog cost."""
+    quantity = parse_positive_int(qty, "qty")
+
+    def work(session):  # type: ignore[no-untyped-def]
+        product = product_by_sku(session, sku, merchant)
+        wh = warehouse_by_code(session, warehouse)
+        cost = product.unit_cost if unit_cost is None else parse_decimal(unit_cost, "unit_cost", places=4)
+        valuation = lock_valuations(session, [product.id])[product.id]
+        level = lock_levels(session, [(product.id, wh.id)])[(product.id, wh.id)]
+        post_movement(
+            session, level=level, valuation=valuation, kind="receipt", quantity=quantity, unit_cost=cost,
+            reason=reason or "goods received", ref_type="manual", actor=actor, sku=sku,
+        )
+        return _position(session, product, wh, level, valuation)
+
+    return store.run_write(work)
+
+
+def adjust_stock(
+    store: Store, sku: str, warehouse: str, qty: Any, *, reason: str, unit_cost: Any = None,
+    merchant: str | None = None, actor: str = SYSTEM_ACTOR,
+) -> dict[str, Any]:
+    """A signed correction with a reason (damage, found goods...). Outflows cannot take reserved units."""
+    try:
+        delta = int(qty)
+    except (TypeError, ValueError):
+        raise InvalidInput("qty must be a whole number (negative to remove units)", field="qty") from None
+    if not (reason or "").strip():
+        raise InvalidInput("an adjustment needs a reason", field="reason")
+
+    def work(session):  # type: ignore[no-untyped-def]
+        product = product_by_sku(session, sku, merchant)
+        wh = warehouse_by_code(session, warehouse)
+        cost = None if unit_cost is None else parse_decimal(unit_cost, "unit_cost", places=4)
+        valuation = lock_valuations(session, [product.id])[product.id]
+        level = lock_levels(session, [(product.id, wh.id)])[(product.id, wh.id)]
+        post_movement(
+            session, level=level, valuation=valuation, kind="adjustment", quantity=delta, unit_cost=cost,
+            reason=reason, ref_type="manual", actor=actor, sku=sku,
+        )
+        return _position(session, product, wh, level, valuation)
+
+    return store.run_write(work)
+
+
+def transfer_stock(
+    store: Store, sku: str, from_warehouse: str, to_warehouse: str, qty: Any, *,
+    merchant: str | None = None, actor: str = SYSTEM_ACTOR,
+) -> list[dict[str, Any]]:
+    """Move available units between warehouses at the current average cost."""
+    quantity = parse_positive_int(qty, "qty")
+    if from_warehouse == to_warehouse:
+        raise InvalidInput("a transfer needs two different warehouses", field="to_warehouse")
+
+    def work(session):  # type: ignore[no-untyped-def]
+        product = product_by_sku(session, sku, merchant)
+        src, dst = warehouse_by_code(session, from_warehouse), warehouse_by_code(session, to_warehouse)
+        valuation = lock_valuations(session, [product.id])[product.id]
+        levels = lock_levels(session, [(product.id, src.id), (product.id, dst.id)])
+        out = post_movement(
+            session, level=levels[(product.id, src.id)], valuation=valuation, kind="transfer_out",
+            quantity=-quantity, reason=f"transfer to {dst.code}", ref_type="transfer", actor=actor, sku=sku,
+        )
+        post_movement(
+            session, level=levels[(product.id, dst.id)], valuation=valuation, kind="transfer_in",
+            quantity=quantity, unit_cost=out.unit_cost, reason=f"transfer from {src.code}",
+            ref_type="transfer", ref_id=out.id, actor=actor, sku=sku,
+        )
+        return [
+            _position(session, product, w, levels[(product.id, w.id)], valuation) for w in (src, dst)
+        ]
+
+    return store.run_write(work)
+
+
+def _position(session, product: Product, wh: Warehouse, level: StockLevel, valuation: StockValuation | None):  # type: ignore[no-untyped-def]
+    avg = valuation.avg_unit_cost if valuation else Decimal("0")
+    return {
+        "sku": product.sku,
+        "warehouse": wh.code,
+        "on_hand": level.on_hand,
+        "reserved": level.reserved,
+        "available": level.on_hand - level.reserved,
+        "avg_unit_cost": avg,
+        "stock_value": (level.on_hand * avg).quantize(CENT),
+    }
+
+
+def stock_show(
+    store: Store, sku: str | None = None, *, warehouse: str | None = None, merchant: str | None = None,
+) -> list[dict[str, Any]]:
+    """Stock per SKU and warehouse: on hand, reserved, available, average cost and value."""
+    with store.read() as session:
+        query = (
+            select(Product, Warehouse, StockLevel, StockValuation)
+            .join(StockLevel, StockLevel.product_id == Product.id)
+            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .outerjoin(StockValuation, StockValuation.product_id == Product.id)
+        )
+        if sku is not None:
+            query = query.where(Product.id == product_by_sku(session, sku, merchant).id)
+        elif merchant is not None:
+            query = query.where(Product.merchant_id == merchant_by_code(session, merchant).id)
+        if warehouse is not None:
+            query = query.where(Warehouse.id == warehouse_by_code(session, warehouse).id)
+        rows = session.execute(query.order_by(Product.sku, Warehouse.priority, Warehouse.code)).tuples()
+        return [_position(session, p, w, lvl, v) for p, w, lvl, v in rows]
+
+
+def ledger(store: Store, sku: str, *, merchant: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The movements of one SKU, newest first."""
+    with store.read() as session:
+        product = product_by_sku(session, sku, merchant)
+        rows = session.execute(
+            select(StockMovement, Warehouse.code)
+            .join(Warehouse, Warehouse.id == StockMovement.warehouse_id)
+            .where(StockMovement.product_id == product.id)
+            .order_by(StockMovement.id.desc())
+            .limit(limit)
+        ).tuples()
+        return [
+            {
+                "id": m.id, "at": m.created_at, "warehouse": code, "kind": m.kind, "quantity": m.quantity,
+                "unit_cost": m.unit_cost, "reason": m.reason, "ref_type": m.ref_type, "ref_id": m.ref_id,
+                "actor": m.actor,
+            }
+            for m, code in rows
+        ]

@@ -1,0 +1,1 @@
+"""Carrier interface and the fake carrier."""
