@@ -80,7 +80,7 @@ def add_merchant(
 
 def list_merchants(store: Store) -> list[dict[str, Any]]:
     with store.read() as session:
-        codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+        codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
         return [
             merchant_dict(m, codes.get(m.preferred_warehouse_id))
             for m in session.scalars(select(Merchant).order_by(Merchant.code))
@@ -154,7 +154,7 @@ def list_products(store: Store, merchant: str | None = None) -> list[dict[str, A
         query = select(Product, Merchant.code).join(Merchant, Merchant.id == Product.merchant_id)
         if merchant:
             query = query.where(Merchant.code == merchant)
-        rows = session.execute(query.order_by(Merchant.code, Product.sku)).tuples()
+        rows = session.execute(query.order_by(Merchant.code, Product.sku))
         return [product_dict(p, code) for p, code in rows]
 
 
@@ -203,7 +203,7 @@ def list_delivery_options(store: Store) -> list[dict[str, Any]]:
         rows = session.execute(
             select(DeliveryOption, Carrier.code).join(Carrier, Carrier.id == DeliveryOption.carrier_id)
             .order_by(DeliveryOption.code)
-        ).tuples()
+        )
         return [delivery_option_dict(o, c) for o, c in rows]
 
 

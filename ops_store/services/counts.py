@@ -78,7 +78,7 @@ def post_count(store: Store, count_id: int, *, actor: str = SYSTEM_ACTOR) -> dic
         lines = list(session.scalars(select(StockCountLine).where(StockCountLine.stock_count_id == count_id)
                                      .order_by(StockCountLine.product_id)))
         skus = dict(session.execute(select(Product.id, Product.sku).where(
-            Product.id.in_([ln.product_id for ln in lines]))).tuples().all())
+            Product.id.in_([ln.product_id for ln in lines]))).all())
         missing = [skus[ln.product_id] for ln in lines if ln.counted_qty is None]
         if missing:
             raise InvalidInput(f"count {count_id} has SKUs not counted yet: {', '.join(missing)}", field="lines",
@@ -123,7 +123,7 @@ def count_view(store: Store, count_id: int) -> dict[str, Any]:
         rows = session.execute(
             select(StockCountLine, Product.sku).join(Product, Product.id == StockCountLine.product_id)
             .where(StockCountLine.stock_count_id == count_id).order_by(Product.sku)
-        ).tuples()
+        )
         lines = [
             {"sku": sku, "counted": ln.counted_qty, "expected": ln.expected_qty, "variance": ln.variance_qty,
              "unit_cost": ln.unit_cost, "variance_value": ln.variance_value}

@@ -241,14 +241,14 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
     merchant = session.get(Merchant, order.merchant_id)
     customer = session.get(Customer, order.customer_id)
     option = session.get(DeliveryOption, order.delivery_option_id)
-    wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+    wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     reservations = list(session.scalars(select(Reservation).where(Reservation.order_id == order.id)
                                         .order_by(Reservation.id)))
     shipped: dict[int, int] = {}
     for line_id, qty in session.execute(
         select(ShipmentLine.order_line_id, ShipmentLine.quantity)
         .join(Shipment, Shipment.id == ShipmentLine.shipment_id).where(Shipment.order_id == order.id)
-    ).tuples():
+    ):
         shipped[line_id] = shipped.get(line_id, 0) + qty
     lines = []
     for ol in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)):
@@ -303,7 +303,7 @@ def list_orders(
             query = query.where(Customer.customer_ref == customer_ref)
         if status:
             query = query.where(Order.status == status)
-        rows = session.execute(query.order_by(Order.id.desc()).limit(limit)).tuples()
+        rows = session.execute(query.order_by(Order.id.desc()).limit(limit))
         return [
             {"order_id": o.id, "status": o.status, "merchant": m, "customer_ref": c, "channel": o.channel,
              "channel_order_ref": o.channel_order_ref, "total": o.total, "currency": o.currency,

@@ -79,7 +79,7 @@ def list_alerts(store: Store, *, status: str | None = "open", merchant: str | No
             query = query.where(StockAlert.status == status)
         if merchant:
             query = query.where(Merchant.code == merchant)
-        rows = session.execute(query.order_by(StockAlert.id)).tuples()
+        rows = session.execute(query.order_by(StockAlert.id))
         return [
             {"alert_id": a.id, "merchant": m, "sku": sku, "warehouse": wh, "status": a.status,
              "available_at_open": a.available_at_open, "reorder_point": a.reorder_point,
@@ -134,7 +134,7 @@ def receive_purchase_order(
             raise IllegalTransition(f"purchase order {po_id} is {po.status}", field="status")
         lines = list(session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == po.id)))
         skus = dict(session.execute(select(Product.id, Product.sku).where(
-            Product.id.in_([ln.product_id for ln in lines]))).tuples().all())
+            Product.id.in_([ln.product_id for ln in lines]))).all())
         wanted: dict[int, int] = {}
         if received is None:
             wanted = {ln.id: ln.qty_ordered - ln.qty_received for ln in lines}
@@ -188,7 +188,7 @@ def purchase_order_view(store: Store, po_id: int) -> dict[str, Any]:
         rows = session.execute(
             select(PurchaseOrderLine, Product.sku).join(Product, Product.id == PurchaseOrderLine.product_id)
             .where(PurchaseOrderLine.purchase_order_id == po.id).order_by(Product.sku)
-        ).tuples()
+        )
         return {
             "purchase_order_id": po.id, "status": po.status, "expected_on": po.expected_on,
             "merchant": session.get(Merchant, po.merchant_id).code,  # type: ignore[union-attr]

@@ -47,7 +47,7 @@ def ship_order(store: Store, order_id: int, *, actor: str = "system") -> dict[st
         carrier = session.get(Carrier, option.carrier_id)  # type: ignore[union-attr]
         warehouse_ids = sorted({r.warehouse_id for r in session.scalars(
             select(Reservation).where(Reservation.order_id == order_id, Reservation.status == "active"))})
-        wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+        wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     if payment is not None and payment.status == "authorized":
         payments.capture_payment(store, order_id, actor=actor)
     adapter = get_carrier(carrier.code)  # type: ignore[union-attr]

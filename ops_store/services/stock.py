@@ -132,7 +132,7 @@ def stock_show(
             query = query.where(Product.merchant_id == merchant_by_code(session, merchant).id)
         if warehouse is not None:
             query = query.where(Warehouse.id == warehouse_by_code(session, warehouse).id)
-        rows = session.execute(query.order_by(Product.sku, Warehouse.priority, Warehouse.code)).tuples()
+        rows = session.execute(query.order_by(Product.sku, Warehouse.priority, Warehouse.code))
         return [_position(session, p, w, lvl, v) for p, w, lvl, v in rows]
 
 
@@ -146,7 +146,7 @@ def ledger(store: Store, sku: str, *, merchant: str | None = None, limit: int = 
             .where(StockMovement.product_id == product.id)
             .order_by(StockMovement.id.desc())
             .limit(limit)
-        ).tuples()
+        )
         return [
             {
                 "id": m.id, "at": m.created_at, "warehouse": code, "kind": m.kind, "quantity": m.quantity,

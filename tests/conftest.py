@@ -1,0 +1,117 @@
+"""Test fixtures: one parametrised ``store`` fixture runs each store test on SQLite and PostgreSQL.
+
+PostgreSQL: ECOM_TEST_PG_URL names a database this test run owns (.ci/run creates one); each
+xdist worker works in its own schema inside it. Without it, each worker creates (and drops) its
+own database on 127.0.0.1:5432. A PostgreSQL test that cannot connect fails; it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ops_store.db import Store
+from ops_store.migrate import upgrade
+from ops_store.models import Base
+
+DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a migrated PostgreSQL schema private to this worker."""
+    worker = _worker()
+    given = os.environ.get("ECOM_TEST_PG_URL")
+    try:
+        if given:
+            schema = f"ecom_{worker}"
+            admin = create_engine(given, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = make_url(given).update_query_dict({"options": f"-csearch_path={schema}"})
+            cleanup = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'
+        else:
+            dbname = f"ecom_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+            admin = create_engine(DEFAULT_PG_SERVER, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+            url = make_url(DEFAULT_PG_SERVER).set(database=dbname)
+            cleanup = f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'
+    except Exception as exc:  # noqa: BLE001 - report any connection problem as a failure
+        pytest.fail(f"PostgreSQL is required for these tests and could not be reached: {exc}", pytrace=False)
+    url_text = url.render_as_string(hide_password=False)
+    store = Store(url_text)
+    upgrade(store)
+    store.dispose()
+    yield url_text
+    with admin.connect() as conn:
+        conn.execute(text(cleanup))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "store.sqlite"
+    store = Store(f"sqlite:///{path}")
+    upgrade(store)
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.dispose()
+    return path
+
+
+def _truncate_all(store: Store) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with store.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def fresh_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], Store]]:
+    """Call with a backend name to get an empty, migrated store (again and again, e.g. per
+    hypothesis example)."""
+    made: list[Store] = []
+
+    def make(backend: str) -> Store:
+        for old in made:
+            old.dispose()
+        if backend == "sqlite":
+            path = tmp_path / f"store-{uuid.uuid4().hex[:8]}.sqlite"
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+            store = Store(f"sqlite:///{path}")
+        else:
+            store = Store(request.getfixturevalue("pg_url"))
+            _truncate_all(store)
+        made.append(store)
+        return store
+
+    yield make
+    for s in made:
+        s.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, fresh_store: Callable[[str], Store]) -> Store:
+    """An empty, migrated store on each backend."""
+    return fresh_store(request.param)
+
+
+@pytest.fixture
+def shop(store: Store):  # type: ignore[no-untyped-def]
+    """A small shop: two warehouses, one merchant, products, a carrier with delivery options."""
+    from tests.factories import make_shop
+
+    return make_shop(store)
