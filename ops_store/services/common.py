@@ -43,25 +43,23 @@ def parse_positive_int(value: Any, field: str, *, allow_zero: bool = False) -> i
     return value
 
 
+def _by_code(session: Session, model: Any, code: str, what: str) -> Any:
+    row = session.scalar(select(model).where(model.code == code))
+    if row is None:
+        raise NotFound(f"{what} {code!r} does not exist", field=what)
+    return row
+
+
 def merchant_by_code(session: Session, code: str) -> Merchant:
-    merchant = session.scalar(select(Merchant).where(Merchant.code == code))
-    if merchant is None:
-        raise NotFound(f"merchant {code!r} does not exist", field="merchant")
-    return merchant
+    return _by_code(session, Merchant, code, "merchant")
 
 
 def warehouse_by_code(session: Session, code: str) -> Warehouse:
-    warehouse = session.scalar(select(Warehouse).where(Warehouse.code == code))
-    if warehouse is None:
-        raise NotFound(f"warehouse {code!r} does not exist", field="warehouse")
-    return warehouse
+    return _by_code(session, Warehouse, code, "warehouse")
 
 
 def carrier_by_code(session: Session, code: str) -> Carrier:
-    carrier = session.scalar(select(Carrier).where(Carrier.code == code))
-    if carrier is None:
-        raise NotFound(f"carrier {code!r} does not exist", field="carrier")
-    return carrier
+    return _by_code(session, Carrier, code, "carrier")
 
 
 def supplier_by_code(session: Session, merchant_id: int, code: str) -> Supplier:
