@@ -66,5 +66,7 @@ class PaymentTransaction(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     message: Mapped[str | None] = mapped_column(String(200))
+    # What the call was for (e.g. "return:12"): a retried refund with the same reference is not paid twice.
+    reference: Mapped[str | None] = mapped_column(String(60), index=True)
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()

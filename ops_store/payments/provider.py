@@ -32,7 +32,9 @@ class PaymentProvider(Protocol):
 
     def capture(self, provider_ref: str, amount: Decimal) -> ProviderResult: ...
 
-    def refund(self, provider_ref: str, amount: Decimal) -> ProviderResult: ...
+    def refund(self, provider_ref: str, amount: Decimal, idempotency_key: str | None = None) -> ProviderResult:
+        """Refund part of a capture; the same idempotency key replays the first answer."""
+        ...
 
     def void(self, provider_ref: str) -> ProviderResult: ...
 
@@ -89,14 +91,23 @@ class FakeProvider:
             self._captured[provider_ref] = done + amount
             return ProviderResult("approved", provider_ref, "captured")
 
-    def refund(self, provider_ref: str, amount: Decimal) -> ProviderResult:
+    def refund(self, provider_ref: str, amount: Decimal, idempotency_key: str | None = None) -> ProviderResult:
         with self._lock:
-            captured = self._captured.get(provider_ref, self._authorized.get(provider_ref, amount))
-            done = self._refunded.get(provider_ref, Decimal("0"))
-            if amount <= 0 or done + amount > captured:
-                return ProviderResult("declined", provider_ref, "refund exceeds the captured amount")
-            self._refunded[provider_ref] = done + amount
-            return ProviderResult("approved", provider_ref, "refunded")
+            if idempotency_key is not None and idempotency_key in self._by_key:
+                return self._by_key[idempotency_key]
+            result = self._refund(provider_ref, amount)
+            if idempotency_key is not None:
+                self._by_key[idempotency_key] = result
+            return result
+
+    def _refund(self, provider_ref: str, amount: Decimal) -> ProviderResult:
+        """Called with the lock held."""
+        captured = self._captured.get(provider_ref, self._authorized.get(provider_ref, amount))
+        done = self._refunded.get(provider_ref, Decimal("0"))
+        if amount <= 0 or done + amount > captured:
+            return ProviderResult("declined", provider_ref, "refund exceeds the captured amount")
+        self._refunded[provider_ref] = done + amount
+        return ProviderResult("approved", provider_ref, "refunded")
 
     def void(self, provider_ref: str) -> ProviderResult:
         with self._lock:

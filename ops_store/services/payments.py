@@ -8,6 +8,7 @@ captured -> partially_refunded | refunded; partially_refunded -> partially_refun
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +53,7 @@ def _peek(store: Store, order_id: int) -> Payment:
 
 def _move(
     session: Session, payment: Payment, target: str, *, kind: str, amount: Decimal, result: ProviderResult | None,
-    actor: str,
+    actor: str, reference: str | None = None,
 ) -> None:
     if target not in EDGES[payment.status]:
         raise IllegalTransition(
@@ -61,7 +62,7 @@ def _move(
     session.add(PaymentTransaction(
         payment_id=payment.id, kind=kind, amount=amount, outcome=result.outcome if result else "approved",
         from_status=payment.status, to_status=target, provider_ref=result.provider_ref if result else None,
-        message=result.message if result else None, actor=actor,
+        message=result.message if result else None, actor=actor, reference=reference,
     ))
     payment.status = target
 
@@ -185,17 +186,22 @@ def collect_cash_on_delivery(session: Session, order_id: int, *, actor: str) -> 
 
 def refund_payment(
     store: Store, order_id: int, amount: Any, *, actor: str = "system", reason: str | None = None,
-    provider: PaymentProvider | None = None,
+    provider: PaymentProvider | None = None, reference: str | None = None,
 ) -> dict[str, Any]:
     """Refund part or all of what was captured, never more. A full refund of a delivered,
-    completed or returned order moves the order to refunded."""
+    completed or returned order moves the order to refunded. With a ``reference`` (what the refund
+    is for) a retry after a crash is not paid twice: a refund already recorded under it is returned,
+    and the provider replays its answer for the same idempotency key."""
     value = parse_decimal(amount, "amount")
     if value <= 0:
         raise InvalidInput("refund amount must be positive", field="amount")
     payment = _peek(store, order_id)
+    if reference is not None and _already_refunded(store, payment.id, reference):
+        return payment_view(store, order_id)
     _check_refundable(payment, value)
+    key = f"refund-{payment.id}-{reference or uuid.uuid4().hex}"
     if payment.method in ("card", "e_wallet"):
-        result = _provider(payment, provider).refund(payment.provider_ref or "", value)
+        result = _provider(payment, provider).refund(payment.provider_ref or "", value, key)
         if result.outcome != "approved":
             _record_error(store, payment.id, "refund", value, result, actor)
             raise (ProviderUnavailable if result.outcome == "error" else PaymentDeclined)(
@@ -206,16 +212,32 @@ def refund_payment(
 
     def work(session: Session) -> None:
         order, pay = _lock(session, order_id)
+        if reference is not None and _refund_recorded(session, pay.id, reference):
+            return  # a concurrent retry recorded it first
         _check_refundable(pay, value)
         refunded = pay.refunded_amount + value
         target = "refunded" if refunded == pay.captured_amount else "partially_refunded"
-        _move(session, pay, target, kind="refund", amount=value, result=result, actor=actor)
+        _move(session, pay, target, kind="refund", amount=value, result=result, actor=actor, reference=reference)
         pay.refunded_amount = refunded
         if target == "refunded" and order.status in ("delivered", "completed", "returned"):
             order_states.move(session, order, "refunded", actor=actor, note=reason)
 
     store.run_write(work)
     return payment_view(store, order_id)
+
+
+def _refund_recorded(session: Session, payment_id: int, reference: str) -> bool:
+    return session.scalar(
+        select(PaymentTransaction.id).where(
+            PaymentTransaction.payment_id == payment_id, PaymentTransaction.kind == "refund",
+            PaymentTransaction.outcome == "approved", PaymentTransaction.reference == reference,
+        ).limit(1)
+    ) is not None
+
+
+def _already_refunded(store: Store, payment_id: int, reference: str) -> bool:
+    with store.read() as session:
+        return _refund_recorded(session, payment_id, reference)
 
 
 def _check_refundable(payment: Payment, value: Decimal) -> None:
@@ -235,7 +257,7 @@ def settle_cancelled(store: Store, order_id: int, *, actor: str = "system",
     payment = _peek(store, order_id)
     if payment.status == "captured":
         refund_payment(store, order_id, payment.captured_amount, actor=actor, reason="order cancelled",
-                       provider=provider)
+                       provider=provider, reference="cancel")
         return
     if payment.status not in ("pending", "authorized"):
         return

@@ -161,7 +161,8 @@ def refund_return(store: Store, return_id: int, *, amount: Any = None, actor: st
     value = due if amount is None else Decimal(str(amount))
     if value > due:
         raise InvalidInput(f"refund of {value} exceeds the {due} paid for the returned units", field="amount")
-    payments.refund_payment(store, order_id, value, actor=actor, reason=f"return {return_id}")
+    payments.refund_payment(store, order_id, value, actor=actor, reason=f"return {return_id}",
+                            reference=f"return:{return_id}")
 
     def work(session: Session) -> None:
         req = get_or_404(session, ReturnRequest, return_id, "return", lock=True)

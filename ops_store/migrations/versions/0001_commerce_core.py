@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 21:52:45.101437
+Create Date: 2026-11-24 22:03:47.620433
 """
 
 from collections.abc import Sequence
@@ -488,6 +488,7 @@ def upgrade() -> None:
         sa.Column("to_status", sa.String(length=20), nullable=False),
         sa.Column("provider_ref", sa.String(length=100), nullable=True),
         sa.Column("message", sa.String(length=200), nullable=True),
+        sa.Column("reference", sa.String(length=60), nullable=True),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("created_at", ops_store.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -503,6 +504,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment_transactions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payment_transactions_payment_id"), ["payment_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_payment_transactions_reference"), ["reference"], unique=False)
 
     op.create_table(
         "purchase_order_lines",
@@ -680,6 +682,7 @@ def downgrade() -> None:
 
     op.drop_table("purchase_order_lines")
     with op.batch_alter_table("payment_transactions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_transactions_reference"))
         batch_op.drop_index(batch_op.f("ix_payment_transactions_payment_id"))
 
     op.drop_table("payment_transactions")
