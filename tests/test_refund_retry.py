@@ -42,7 +42,8 @@ def test_crash_between_provider_refund_and_recording_does_not_refund_twice(shop)
     # The provider refunded, then the process died before the store recorded it.
     with store.read() as session:
         payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
-    first = provider.refund(payment.provider_ref, Decimal("9.99"), f"refund-{payment.id}-return:{ret['return_id']}")
+    key = payments.idempotency_key(payment, f"refund:return:{ret['return_id']}")
+    first = provider.refund(payment.provider_ref, Decimal("9.99"), key)
     assert first.outcome == "approved"
     done = returns.refund_return(store, ret["return_id"])  # the operator retries
     assert done["status"] == "refunded" and done["refund_amount"] == Decimal("9.99")

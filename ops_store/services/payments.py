@@ -78,6 +78,11 @@ def _record_error(store: Store, payment_id: int, kind: str, amount: Decimal, res
         ))
 
 
+def idempotency_key(payment: Payment, purpose: str) -> str:
+    """Stable for one payment and purpose (a retry replays), unique across stores and resets."""
+    return f"pay-{payment.id}-{payment.created_at.timestamp():.6f}-{purpose}"
+
+
 def _provider(payment: Payment, provider: PaymentProvider | None) -> PaymentProvider:
     return provider or get_provider(payment.provider)
 
@@ -95,7 +100,7 @@ def authorize_payment(
     if payment.status != "pending":
         raise IllegalTransition(f"payment of order {order_id} is already {payment.status}", field="status")
     prov = _provider(payment, provider)
-    key = f"order-{order_id}-payment-{payment.id}"
+    key = idempotency_key(payment, "authorize")
     call = prov.sale if payment.method == "e_wallet" else prov.authorize
     result = call(payment.provider_token or "", payment.amount, payment.currency, key)
     if result.outcome == "error":
@@ -199,7 +204,7 @@ def refund_payment(
     if reference is not None and _already_refunded(store, payment.id, reference):
         return payment_view(store, order_id)
     _check_refundable(payment, value)
-    key = f"refund-{payment.id}-{reference or uuid.uuid4().hex}"
+    key = idempotency_key(payment, f"refund:{reference or uuid.uuid4().hex}")
     if payment.method in ("card", "e_wallet"):
         result = _provider(payment, provider).refund(payment.provider_ref or "", value, key)
         if result.outcome != "approved":
