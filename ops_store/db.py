@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -21,6 +21,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ops_store.settings import StoreSettings
+
+if TYPE_CHECKING:
+    from ops_store.security.pii import PiiCipher
 
 T = TypeVar("T")
 
@@ -61,9 +64,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Store:
     """One operational store (one database)."""
 
-    def __init__(self, url: str, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, engine: Engine | None = None, cipher: PiiCipher | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._cipher = cipher
         self.backend = self.engine.dialect.name
         write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
@@ -74,6 +78,19 @@ class Store:
         settings = settings or StoreSettings()
         settings.ensure_data_dir()
         return cls(settings.store_url)
+
+    @property
+    def cipher(self) -> PiiCipher:
+        """The personal-data cipher (keys from the environment or the data dir's key file)."""
+        if self._cipher is None:
+            from ops_store.security.pii import load_cipher
+
+            self._cipher = load_cipher(StoreSettings().ensure_data_dir())
+        return self._cipher
+
+    @cipher.setter
+    def cipher(self, value: PiiCipher) -> None:
+        self._cipher = value
 
     @property
     def is_postgres(self) -> bool:

@@ -1,4 +1,4 @@
-"""Merchants, warehouses, products, suppliers and the minimal customer record."""
+"""Merchants, warehouses, products and suppliers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ops_store.models.base import Base, IdType, created_at_column, id_column, updated_at_column
+from ops_store.models.base import Base, created_at_column, id_column, updated_at_column
 from ops_store.types import ExactDecimal, Money, UnitCost
 
 
@@ -70,16 +70,5 @@ class Supplier(Base):
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     lead_time_days: Mapped[int] = mapped_column(Integer, default=7)
-    created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = updated_at_column()
-
-
-class Customer(Base):
-    """The buyer, known by the channel's reference. Step 2 adds profile and personal data."""
-
-    __tablename__ = "customers"
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    customer_ref: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()

@@ -40,6 +40,10 @@ class Order(Base):
     tax: Mapped[Decimal] = mapped_column(Money())
     total: Mapped[Decimal] = mapped_column(Money())
     delivery_option_id: Mapped[int] = mapped_column(ForeignKey("delivery_options.id"))
+    # Marketing attribution: the coupon applied (if any) and its campaign; loyalty points redeemed.
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    points_redeemed: Mapped[int] = mapped_column(Integer, default=0)
     promised_on: Mapped[date] = mapped_column(Date)
     placed_at: Mapped[datetime] = created_at_column()
     created_at: Mapped[datetime] = created_at_column()

@@ -12,6 +12,7 @@ from typing import Any
 
 from ops_store.errors import CardDataRefused
 
+REDACTED = "[redacted: card data]"
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,}")
 _SECURITY_FIELDS = re.compile(r"^(cvv2?|cvc2?|csc|cid|security[_ -]?code|card[_ -]?verification.*)$", re.I)
 _CARD_NUMBER_FIELDS = re.compile(r"^(pan|card[_ -]?number|cc[_ -]?number|number)$", re.I)
@@ -41,6 +42,11 @@ def contains_card_number(text: str) -> bool:
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
     if isinstance(value, dict):
         for key, item in value.items():
+            if contains_card_number(str(key)):
+                raise CardDataRefused(
+                    f"{path or 'document'}: a field name looks like a full card number, which is never accepted",
+                    field=f"{path}.{REDACTED}" if path else REDACTED,
+                )
             child = f"{path}.{key}" if path else str(key)
             yield child, str(key), item
             yield from _walk(item, child)
@@ -71,15 +77,16 @@ def check_no_card_data(document: Any) -> None:
                 )
 
 
-REDACTED = "[redacted: card data]"
-
 
 def redact_card_data(document: Any) -> Any:
     """A copy of a JSON-like document with card numbers and security codes masked, so a refused
     request can be kept for inspection without keeping what must never be stored."""
     if isinstance(document, dict):
         return {
-            k: (REDACTED if _SECURITY_FIELDS.match(str(k)) else redact_card_data(v)) for k, v in document.items()
+            (REDACTED if contains_card_number(str(k)) else k): (
+                REDACTED if _SECURITY_FIELDS.match(str(k)) else redact_card_data(v)
+            )
+            for k, v in document.items()
         }
     if isinstance(document, list):
         return [redact_card_data(v) for v in document]

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from ops_store.db import Store
 from ops_store.errors import AlreadyExists, InvalidInput
 from ops_store.models import Carrier, DeliveryOption, Merchant, Product, Supplier, Warehouse
+from ops_store.security import access
 from ops_store.services.common import (
     carrier_by_code,
     merchant_by_code,
@@ -65,6 +66,7 @@ def add_merchant(
     store: Store, code: str, name: str, *, currency: str = "USD", tax_rate: Any = "0",
     preferred_warehouse: str | None = None,
 ) -> dict[str, Any]:
+    access.require("merchants.manage")
     rate = parse_decimal(tax_rate, "tax_rate", places=4)
     if rate >= 1:
         raise InvalidInput("tax_rate is a fraction below 1 (0.08 for 8%)", field="tax_rate")
@@ -79,15 +81,17 @@ def add_merchant(
 
 
 def list_merchants(store: Store) -> list[dict[str, Any]]:
+    access.require("catalog.read")
     with store.read() as session:
         codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
-        return [
-            merchant_dict(m, codes.get(m.preferred_warehouse_id))
-            for m in session.scalars(select(Merchant).order_by(Merchant.code))
-        ]
+        query = select(Merchant).order_by(Merchant.code)
+        if access.merchant_scope() is not None:
+            query = query.where(Merchant.id == access.merchant_scope())
+        return [merchant_dict(m, codes.get(m.preferred_warehouse_id)) for m in session.scalars(query)]
 
 
 def add_warehouse(store: Store, code: str, name: str, *, priority: int = 100) -> dict[str, Any]:
+    access.require("settings.manage")
     warehouse = Warehouse(code=_code(code), name=_name(name), priority=int(priority), active=True)
     _add(store, warehouse, "warehouse", code)
     return warehouse_dict(warehouse)
@@ -98,6 +102,7 @@ def warehouse_dict(w: Warehouse) -> dict[str, Any]:
 
 
 def list_warehouses(store: Store) -> list[dict[str, Any]]:
+    access.require("stock.read")
     with store.read() as session:
         rows = session.scalars(select(Warehouse).order_by(Warehouse.priority, Warehouse.code))
         return [warehouse_dict(w) for w in rows]
@@ -121,6 +126,7 @@ def add_product(
     with store.read() as session:
         m = merchant_by_code(session, merchant)
         merchant_id, merchant_currency = m.id, m.currency
+    access.require("catalog.write", merchant_id=merchant_id)
     product = Product(
         merchant_id=merchant_id, sku=sku, name=_name(name), category=_name(category, "category"),
         price=price_d, unit_cost=cost_d, currency=_currency(currency or merchant_currency), active=True,
@@ -135,6 +141,7 @@ def set_product(
 ) -> dict[str, Any]:
     with store.write() as session:
         product = product_by_sku(session, sku, merchant)
+        access.require("catalog.write", merchant_id=product.merchant_id)
         if price is not None:
             product.price = parse_decimal(price, "price")
         if cost is not None:
@@ -150,10 +157,13 @@ def set_product(
 
 
 def list_products(store: Store, merchant: str | None = None) -> list[dict[str, Any]]:
+    access.require("catalog.read")
     with store.read() as session:
         query = select(Product, Merchant.code).join(Merchant, Merchant.id == Product.merchant_id)
         if merchant:
             query = query.where(Merchant.code == merchant)
+        if access.merchant_scope() is not None:
+            query = query.where(Product.merchant_id == access.merchant_scope())
         rows = session.execute(query.order_by(Merchant.code, Product.sku))
         return [product_dict(p, code) for p, code in rows]
 
@@ -161,6 +171,7 @@ def list_products(store: Store, merchant: str | None = None) -> list[dict[str, A
 def add_supplier(store: Store, merchant: str, code: str, name: str, *, lead_time_days: int = 7) -> dict[str, Any]:
     with store.read() as session:
         merchant_id = merchant_by_code(session, merchant).id
+    access.require("catalog.write", merchant_id=merchant_id)
     supplier = Supplier(
         merchant_id=merchant_id, code=_code(code), name=_name(name),
         lead_time_days=parse_positive_int(lead_time_days, "lead_time_days", allow_zero=True),
@@ -170,6 +181,7 @@ def add_supplier(store: Store, merchant: str, code: str, name: str, *, lead_time
 
 
 def add_carrier(store: Store, code: str, name: str) -> dict[str, Any]:
+    access.require("settings.manage")
     carrier = Carrier(code=_code(code), name=_name(name), active=True)
     _add(store, carrier, "carrier", code)
     return {"code": carrier.code, "name": carrier.name}
@@ -178,6 +190,7 @@ def add_carrier(store: Store, code: str, name: str) -> dict[str, Any]:
 def add_delivery_option(
     store: Store, code: str, *, kind: str, name: str, carrier: str, price: Any, promised_days: int,
 ) -> dict[str, Any]:
+    access.require("settings.manage")
     if kind not in ("standard", "express", "pickup"):
         raise InvalidInput("kind must be one of standard, express, pickup", field="kind")
     with store.read() as session:

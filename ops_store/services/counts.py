@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ops_store.db import Store
 from ops_store.errors import IllegalTransition, InsufficientStock, InvalidInput, NotFound
 from ops_store.models import Product, StockCount, StockCountLine, StockLevel, Warehouse
+from ops_store.security import access
 from ops_store.services.common import (
     SYSTEM_ACTOR,
     get_or_404,
@@ -32,6 +33,7 @@ def open_count(
     store: Store, warehouse: str, *, skus: list[str] | None = None, actor: str = SYSTEM_ACTOR
 ) -> dict[str, Any]:
     """A count of the given SKUs, or of every SKU the warehouse has held stock of."""
+    access.require("stock.count")
 
     def work(session: Session) -> int:
         wh = warehouse_by_code(session, warehouse)
@@ -52,6 +54,7 @@ def open_count(
 
 
 def record_count(store: Store, count_id: int, sku: str, qty: Any, *, actor: str = SYSTEM_ACTOR) -> dict[str, Any]:
+    access.require("stock.count")
     counted = parse_positive_int(qty, "qty", allow_zero=True)
 
     def work(session: Session) -> None:
@@ -70,6 +73,7 @@ def record_count(store: Store, count_id: int, sku: str, qty: Any, *, actor: str 
 
 
 def post_count(store: Store, count_id: int, *, actor: str = SYSTEM_ACTOR) -> dict[str, Any]:
+    access.require("stock.count")
     def work(session: Session) -> None:
         count = get_or_404(session, StockCount, count_id, "count", lock=True)
         if count.status != "open":
@@ -118,6 +122,7 @@ def post_count(store: Store, count_id: int, *, actor: str = SYSTEM_ACTOR) -> dic
 
 
 def count_view(store: Store, count_id: int) -> dict[str, Any]:
+    access.require("stock.read")
     with store.read() as session:
         count = get_or_404(session, StockCount, count_id, "count")
         rows = session.execute(

@@ -216,11 +216,11 @@ def place_order(store: Store, document: Any, *, actor: str | None = None, author
 
 def keep_rejected(store: Store, kind: str, document: Any, error: DomainError, *, source: str | None) -> None:
     """Keep a refused request with its reason (card data masked), so nothing sent is lost."""
-    doc = document if isinstance(document, dict) else {"document": document}
+    doc = redact_card_data(document if isinstance(document, dict) else {"document": document})
     channel = doc.get("channel") if isinstance(doc.get("channel"), str) else None
     ref = doc.get("channel_order_ref") if isinstance(doc.get("channel_order_ref"), str) else None
     try:
-        payload = json.dumps(redact_card_data(doc), sort_keys=True, default=str)
+        payload = json.dumps(doc, sort_keys=True, default=str)
     except (TypeError, ValueError):
         payload = json.dumps({"unserialisable": True})
     with store.write() as session:

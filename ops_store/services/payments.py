@@ -19,6 +19,7 @@ from ops_store.db import Store
 from ops_store.errors import IllegalTransition, InvalidInput, NotFound, PaymentDeclined, ProviderUnavailable
 from ops_store.models import Order, Payment, PaymentTransaction
 from ops_store.payments.provider import PaymentProvider, ProviderResult, get_provider
+from ops_store.security import access, audit
 from ops_store.services import order_states
 from ops_store.services.common import parse_decimal
 
@@ -43,12 +44,16 @@ def _lock(session: Session, order_id: int) -> tuple[Order, Payment]:
     return order, payment
 
 
-def _peek(store: Store, order_id: int) -> Payment:
+def _peek(store: Store, order_id: int, permission: str | None = "orders.write") -> Payment:
+    """The order's payment, after checking the caller holds ``permission`` for its merchant."""
     with store.read() as session:
         payment = session.scalar(select(Payment).where(Payment.order_id == order_id))
-        if payment is None:
+        merchant_id = session.scalar(select(Order.merchant_id).where(Order.id == order_id))
+        if payment is None or (access.merchant_scope() not in (None, merchant_id)):
             raise NotFound(f"order {order_id} has no payment (or does not exist)", field="order_id")
-        return payment
+    if permission is not None:
+        access.require(permission, merchant_id=merchant_id)
+    return payment
 
 
 def _move(
@@ -164,6 +169,7 @@ def capture_payment(
 
 def confirm_transfer(store: Store, order_id: int, *, amount: Any = None, actor: str = "system") -> dict[str, Any]:
     """A bank transfer arrived: the payment is captured and the order becomes paid."""
+    _peek(store, order_id)
 
     def work(session: Session) -> None:
         order, pay = _lock(session, order_id)
@@ -193,14 +199,24 @@ def refund_payment(
     store: Store, order_id: int, amount: Any, *, actor: str = "system", reason: str | None = None,
     provider: PaymentProvider | None = None, reference: str | None = None,
 ) -> dict[str, Any]:
-    """Refund part or all of what was captured, never more. A full refund of a delivered,
-    completed or returned order moves the order to refunded. With a ``reference`` (what the refund
-    is for) a retry after a crash is not paid twice: a refund already recorded under it is returned,
-    and the provider replays its answer for the same idempotency key."""
+    """Refund part or all of what was captured, never more (needs the payments.refund permission;
+    audited). A full refund of a delivered, completed or returned order moves the order to
+    refunded. With a ``reference`` (what the refund is for) a retry after a crash is not paid
+    twice: a refund already recorded under it is returned, and the provider replays its answer
+    for the same idempotency key."""
+    _peek(store, order_id, "payments.refund")
+    return _refund(store, order_id, amount, actor=actor, reason=reason, provider=provider, reference=reference,
+                   audited=True)
+
+
+def _refund(
+    store: Store, order_id: int, amount: Any, *, actor: str, reason: str | None, provider: PaymentProvider | None,
+    reference: str | None, audited: bool = False,
+) -> dict[str, Any]:
     value = parse_decimal(amount, "amount")
     if value <= 0:
         raise InvalidInput("refund amount must be positive", field="amount")
-    payment = _peek(store, order_id)
+    payment = _peek(store, order_id, None)
     if reference is not None and _already_refunded(store, payment.id, reference):
         return payment_view(store, order_id)
     _check_refundable(payment, value)
@@ -226,6 +242,9 @@ def refund_payment(
         pay.refunded_amount = refunded
         if target == "refunded" and order.status in ("delivered", "completed", "returned"):
             order_states.move(session, order, "refunded", actor=actor, note=reason)
+        if audited:
+            audit.record(session, "payments.refund", target_type="order", target_id=order_id,
+                         details={"amount": value, "reference": reference, "reason": reason})
 
     store.run_write(work)
     return payment_view(store, order_id)
@@ -259,10 +278,10 @@ def _check_refundable(payment: Payment, value: Decimal) -> None:
 def settle_cancelled(store: Store, order_id: int, *, actor: str = "system",
                      provider: PaymentProvider | None = None) -> None:
     """After a cancellation: void an authorisation, refund a capture, close a pending payment."""
-    payment = _peek(store, order_id)
+    payment = _peek(store, order_id, None)  # settling a cancellation is part of the cancel
     if payment.status == "captured":
-        refund_payment(store, order_id, payment.captured_amount, actor=actor, reason="order cancelled",
-                       provider=provider, reference="cancel")
+        _refund(store, order_id, payment.captured_amount, actor=actor, reason="order cancelled",
+                provider=provider, reference="cancel")
         return
     if payment.status not in ("pending", "authorized"):
         return
@@ -282,6 +301,7 @@ def settle_cancelled(store: Store, order_id: int, *, actor: str = "system",
 
 
 def payment_view(store: Store, order_id: int) -> dict[str, Any]:
+    _peek(store, order_id, "orders.read")
     with store.read() as session:
         pay = session.scalar(select(Payment).where(Payment.order_id == order_id))
         if pay is None:

@@ -20,6 +20,7 @@ from ops_store.models import (
     Supplier,
     Warehouse,
 )
+from ops_store.security import access
 from ops_store.services import alerts
 from ops_store.services.common import (
     SYSTEM_ACTOR,
@@ -50,6 +51,7 @@ def set_policy(
 
     def work(session: Session) -> dict[str, Any]:
         product = product_by_sku(session, sku, merchant)
+        access.require("stock.write", merchant_id=product.merchant_id)
         wh = warehouse_by_code(session, warehouse)
         supplier_id = supplier_by_code(session, product.merchant_id, supplier).id if supplier else None
         level = lock_levels(session, [(product.id, wh.id)])[(product.id, wh.id)]
@@ -68,6 +70,7 @@ def set_policy(
 
 
 def list_alerts(store: Store, *, status: str | None = "open", merchant: str | None = None) -> list[dict[str, Any]]:
+    access.require("stock.read")
     with store.read() as session:
         query = (
             select(StockAlert, Product.sku, Warehouse.code, Merchant.code)
@@ -79,6 +82,8 @@ def list_alerts(store: Store, *, status: str | None = "open", merchant: str | No
             query = query.where(StockAlert.status == status)
         if merchant:
             query = query.where(Merchant.code == merchant)
+        if access.merchant_scope() is not None:
+            query = query.where(Merchant.id == access.merchant_scope())
         rows = session.execute(query.order_by(StockAlert.id))
         return [
             {"alert_id": a.id, "merchant": m, "sku": sku, "warehouse": wh, "status": a.status,
@@ -99,6 +104,7 @@ def create_purchase_order(
 
     def work(session: Session) -> int:
         m = merchant_by_code(session, merchant)
+        access.require("stock.write", merchant_id=m.id)
         sup = supplier_by_code(session, m.id, supplier)
         wh = warehouse_by_code(session, warehouse)
         po = PurchaseOrder(merchant_id=m.id, supplier_id=sup.id, warehouse_id=wh.id, status="open",
@@ -130,6 +136,7 @@ def receive_purchase_order(
 
     def work(session: Session) -> None:
         po = get_or_404(session, PurchaseOrder, po_id, "purchase order", lock=True)
+        access.require("stock.write", merchant_id=po.merchant_id)
         if po.status not in ("open", "partially_received"):
             raise IllegalTransition(f"purchase order {po_id} is {po.status}", field="status")
         lines = list(session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == po.id)))
@@ -173,6 +180,7 @@ def receive_purchase_order(
 def cancel_purchase_order(store: Store, po_id: int, *, actor: str = SYSTEM_ACTOR) -> dict[str, Any]:
     def work(session: Session) -> None:
         po = get_or_404(session, PurchaseOrder, po_id, "purchase order", lock=True)
+        access.require("stock.write", merchant_id=po.merchant_id)
         if po.status != "open":
             raise IllegalTransition(f"purchase order {po_id} is {po.status}; only open ones can be cancelled",
                                     field="status")
@@ -185,6 +193,7 @@ def cancel_purchase_order(store: Store, po_id: int, *, actor: str = SYSTEM_ACTOR
 def purchase_order_view(store: Store, po_id: int) -> dict[str, Any]:
     with store.read() as session:
         po = get_or_404(session, PurchaseOrder, po_id, "purchase order")
+        access.require("stock.read", merchant_id=po.merchant_id)
         rows = session.execute(
             select(PurchaseOrderLine, Product.sku).join(Product, Product.id == PurchaseOrderLine.product_id)
             .where(PurchaseOrderLine.purchase_order_id == po.id).order_by(Product.sku)

@@ -24,6 +24,7 @@ from ops_store.models import (
     Warehouse,
 )
 from ops_store.models.shipping import TRACKING_STATUSES
+from ops_store.security import access
 from ops_store.services import order_states, payments
 from ops_store.services.ledger import lock_levels, lock_valuations, post_movement
 from ops_store.services.orders import lock_order
@@ -37,8 +38,9 @@ def ship_order(store: Store, order_id: int, *, actor: str = "system") -> dict[st
     delivery option's carrier. The order becomes shipped."""
     with store.read() as session:
         order = session.get(Order, order_id)
-        if order is None:
+        if order is None or access.merchant_scope() not in (None, order.merchant_id):
             raise NotFound(f"order {order_id} does not exist", field="order_id")
+        access.require("orders.write", merchant_id=order.merchant_id)
         if order.status != "allocated":
             raise IllegalTransition(f"order {order_id} is {order.status}; only allocated orders ship",
                                     field="status")
@@ -118,6 +120,7 @@ def record_tracking_event(
         if shipment is None:
             raise NotFound(f"no shipment with tracking number {tracking_number!r}", field="tracking_number")
         order = lock_order(session, shipment.order_id)
+        access.require("orders.write", merchant_id=order.merchant_id)
         session.refresh(shipment, with_for_update=True)
         session.add(TrackingEvent(shipment_id=shipment.id, status=status, occurred_at=when, location=location,
                                   description=description))
@@ -145,8 +148,10 @@ def record_tracking_event(
 def shipment_view(store: Store, shipment_id: int) -> dict[str, Any]:
     with store.read() as session:
         s = session.get(Shipment, shipment_id)
-        if s is None:
+        merchant_id = session.scalar(select(Order.merchant_id).where(Order.id == s.order_id)) if s else None
+        if s is None or access.merchant_scope() not in (None, merchant_id):
             raise NotFound(f"shipment {shipment_id} does not exist", field="shipment_id")
+        access.require("orders.read", merchant_id=merchant_id)
         carrier = session.get(Carrier, s.carrier_id)
         events = session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id == s.id)
                                  .order_by(TrackingEvent.occurred_at, TrackingEvent.id))

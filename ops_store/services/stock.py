@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ops_store.db import Store
 from ops_store.errors import InvalidInput
 from ops_store.models import Product, StockLevel, StockMovement, StockValuation, Warehouse
+from ops_store.security import access, audit
 from ops_store.services.common import (
     SYSTEM_ACTOR,
     merchant_by_code,
@@ -32,6 +33,7 @@ def receive_stock(
 
     def work(session):  # type: ignore[no-untyped-def]
         product = product_by_sku(session, sku, merchant)
+        access.require("stock.write", merchant_id=product.merchant_id)
         wh = warehouse_by_code(session, warehouse)
         cost = product.unit_cost if unit_cost is None else parse_decimal(unit_cost, "unit_cost", places=4)
         valuation = lock_valuations(session, [product.id])[product.id]
@@ -59,14 +61,17 @@ def adjust_stock(
 
     def work(session):  # type: ignore[no-untyped-def]
         product = product_by_sku(session, sku, merchant)
+        access.require("stock.write", merchant_id=product.merchant_id)
         wh = warehouse_by_code(session, warehouse)
         cost = None if unit_cost is None else parse_decimal(unit_cost, "unit_cost", places=4)
         valuation = lock_valuations(session, [product.id])[product.id]
         level = lock_levels(session, [(product.id, wh.id)])[(product.id, wh.id)]
-        post_movement(
+        movement = post_movement(
             session, level=level, valuation=valuation, kind="adjustment", quantity=delta, unit_cost=cost,
             reason=reason, ref_type="manual", actor=actor, sku=sku,
         )
+        audit.record(session, "stock.adjust", target_type="stock_movement", target_id=movement.id,
+                     details={"sku": sku, "warehouse": warehouse, "qty": delta, "reason": reason})
         return _position(session, product, wh, level, valuation)
 
     return store.run_write(work)
@@ -83,6 +88,7 @@ def transfer_stock(
 
     def work(session):  # type: ignore[no-untyped-def]
         product = product_by_sku(session, sku, merchant)
+        access.require("stock.write", merchant_id=product.merchant_id)
         src, dst = warehouse_by_code(session, from_warehouse), warehouse_by_code(session, to_warehouse)
         valuation = lock_valuations(session, [product.id])[product.id]
         levels = lock_levels(session, [(product.id, src.id), (product.id, dst.id)])
@@ -119,6 +125,7 @@ def stock_show(
     store: Store, sku: str | None = None, *, warehouse: str | None = None, merchant: str | None = None,
 ) -> list[dict[str, Any]]:
     """Stock per SKU and warehouse: on hand, reserved, available, average cost and value."""
+    access.require("stock.read")
     with store.read() as session:
         query = (
             select(Product, Warehouse, StockLevel, StockValuation)
@@ -126,8 +133,12 @@ def stock_show(
             .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
             .outerjoin(StockValuation, StockValuation.product_id == Product.id)
         )
+        if access.merchant_scope() is not None:
+            query = query.where(Product.merchant_id == access.merchant_scope())
         if sku is not None:
-            query = query.where(Product.id == product_by_sku(session, sku, merchant).id)
+            product = product_by_sku(session, sku, merchant)
+            access.require("stock.read", merchant_id=product.merchant_id)
+            query = query.where(Product.id == product.id)
         elif merchant is not None:
             query = query.where(Product.merchant_id == merchant_by_code(session, merchant).id)
         if warehouse is not None:
@@ -140,6 +151,7 @@ def ledger(store: Store, sku: str, *, merchant: str | None = None, limit: int = 
     """The movements of one SKU, newest first."""
     with store.read() as session:
         product = product_by_sku(session, sku, merchant)
+        access.require("stock.read", merchant_id=product.merchant_id)
         rows = session.execute(
             select(StockMovement, Warehouse.code)
             .join(Warehouse, Warehouse.id == StockMovement.warehouse_id)

@@ -1,0 +1,1 @@
+"""Security: personal-data encryption, passwords and API keys, permissions, the audit log."""
