@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from ops_store.db import Store
 from ops_store.errors import CardDataRefused, DomainError
@@ -19,6 +18,7 @@ from ops_store.models import Order, RejectedRequest
 from ops_store.payments.card_guard import REDACTED, check_no_card_data, contains_card_number, luhn_ok
 from ops_store.services import orders
 from tests.factories import make_shop, order_doc
+from tests.store_dump import stored_text
 
 PAN = "4111111111111111"
 ECOM = Path(sys.executable).parent / "ecom"
@@ -137,29 +137,6 @@ CASES = [
 ]
 
 
-def _text_dump(store: Store) -> str:
-    """Everything the store holds: raw file bytes on SQLite, every row as JSON on PostgreSQL."""
-    store.dispose()  # close pooled connections so nothing is held only in memory
-    if store.backend == "sqlite":
-        path = Path(make_url(store.url).database or "")
-        data = path.read_bytes()
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists():
-            data += wal.read_bytes()
-        return data.decode("latin-1")
-    with store.engine.connect() as conn:
-        tables = conn.execute(text(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
-        )).scalars().all()
-        assert "rejected_requests" in tables and "orders" in tables
-        parts = []
-        for table in tables:
-            rows = conn.execute(text(f'SELECT row_to_json(t)::text FROM "{table}" t')).scalars().all()
-            parts.extend(rows)
-        return "\n".join(parts)
-
-
 def _assert_absent(haystack: str, value: str) -> None:
     assert value not in haystack
     assert _digits(value) not in haystack
@@ -192,7 +169,7 @@ def test_card_number_anywhere_is_refused_and_never_stored(store: Store, path, va
     with store.read() as session:
         assert session.scalar(select(Order.id)) is None
 
-    dump = _text_dump(store)
+    dump = stored_text(store)
     assert REDACTED in dump  # the dump does see the stored rejected request
     _assert_absent(dump, secret)
 
@@ -226,7 +203,7 @@ def test_card_number_sent_as_a_key_is_refused_and_never_stored(store: Store) -> 
     doc = _with(["meta", PAN], "visa")
     with pytest.raises(DomainError) as err:
         orders.place_order(store, doc)
-    _assert_absent(_text_dump(store), PAN)
+    _assert_absent(stored_text(store), PAN)
     _assert_absent(err.value.message, PAN)
     assert isinstance(err.value, CardDataRefused)
 
@@ -283,4 +260,4 @@ def test_cli_refuses_card_data_without_logging_printing_or_storing_it(store: Sto
     assert len(kept) == 2
     assert json.loads(kept[0].payload)["customer_ref"] == REDACTED
     assert json.loads(kept[0].payload)["payment"]["cvv"] == REDACTED
-    _assert_absent(_text_dump(store), spelling)
+    _assert_absent(stored_text(store), spelling)

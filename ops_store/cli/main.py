@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ops_store.cli import catalog, orders, stock
+from ops_store.cli import catalog, crm, customers, orders, security, stock
 from ops_store.cli.output import JSON_OPTION, run, store
 
 app = typer.Typer(help="ecom: e-commerce operations and analytics.", no_args_is_help=True,
@@ -50,6 +50,15 @@ app.add_typer(orders.order_app, name="order")
 app.add_typer(orders.payment_app, name="payment")
 app.add_typer(orders.shipment_app, name="shipment")
 app.add_typer(orders.return_app, name="return")
+app.add_typer(customers.customer_app, name="customer")
+app.add_typer(security.user_app, name="user")
+app.add_typer(security.apikey_app, name="apikey")
+app.add_typer(security.keys_app, name="keys")
+app.add_typer(security.audit_app, name="audit")
+app.add_typer(crm.ticket_app, name="ticket")
+app.add_typer(crm.comm_app, name="comm")
+app.add_typer(crm.review_app, name="review")
+app.add_typer(crm.survey_app, name="survey")
 
 
 def main() -> None:

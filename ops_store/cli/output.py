@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -14,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ops_store.db import Store
-from ops_store.errors import DomainError
+from ops_store.errors import DomainError, InvalidInput
+from ops_store.security.access import Principal, acting_as
 from ops_store.services.common import jsonable
 from ops_store.settings import StoreSettings
 
@@ -49,10 +52,35 @@ def fail(error: DomainError, as_json: bool) -> NoReturn:
     raise typer.Exit(1)
 
 
+LOCAL_ROLES = ("admin", "analyst", "support", "engineer")
+
+
+@cache
+def principal() -> Principal:
+    """Who the CLI acts as. With ECOM_USER (and ECOM_PASSWORD, or a prompt on a terminal) the
+    CLI logs in as that user. Without it, it is the local operator, who already holds the store's
+    database credentials: role ECOM_CLI_ROLE (default admin)."""
+    username = os.environ.get("ECOM_USER")
+    if username:
+        from ops_store.services.users import authenticate
+
+        password = os.environ.get("ECOM_PASSWORD")
+        if password is None:
+            password = getpass.getpass(f"password for {username}: ") if sys.stdin.isatty() else ""
+        return authenticate(store(), username, password)
+    role = os.environ.get("ECOM_CLI_ROLE", "admin")
+    if role not in LOCAL_ROLES:
+        raise InvalidInput(f"ECOM_CLI_ROLE must be one of {', '.join(LOCAL_ROLES)}; merchants log in with ECOM_USER",
+                           field="ECOM_CLI_ROLE")
+    return Principal(f"cli:{getpass.getuser()}", role)
+
+
 def run(as_json: bool, action: Callable[[], Any], render: Callable[[Any], None] | None = None) -> Any:
-    """Run one service call; print its result as JSON or for people; errors exit 1."""
+    """Run one service call as the CLI's principal; print the result as JSON or for people;
+    errors exit 1."""
     try:
-        result = action()
+        with acting_as(principal()):
+            result = action()
     except DomainError as exc:
         fail(exc, as_json)
     if as_json:

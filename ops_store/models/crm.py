@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops_store.models.base import Base, created_at_column, id_column, updated_at_column
@@ -75,7 +75,10 @@ class TicketMessage(Base):
 
 class Review(Base):
     __tablename__ = "reviews"
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        UniqueConstraint("customer_id", "product_id"),  # one review per customer and product
+    )
 
     id: Mapped[int] = id_column()
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)

@@ -275,4 +275,17 @@ def erase_customer(store: Store, customer_id: int) -> dict[str, Any]:
         return {"customer_id": customer_id, "erased": True, "customer_ref": customer.customer_ref,
                 "orders_kept": session.query(Order).filter(Order.customer_id == customer_id).count()}
 
-    return store.run_write(work)
+    result = store.run_write(work)
+    _purge_old_row_versions(store)
+    return result
+
+
+def _purge_old_row_versions(store: Store) -> None:
+    """PostgreSQL keeps old row versions until VACUUM: erasure must not leave them on disk.
+    (SQLite runs with secure_delete, which zeroes freed content.)"""
+    if not store.is_postgres:
+        return
+    tables = ("customers", "customer_addresses", "customer_consents", "communications", "ticket_messages",
+              "tickets", "reviews", "survey_responses", "rejected_requests")
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM " + ", ".join(tables))

@@ -273,6 +273,9 @@ def _move(ticket: Ticket, target: str, when: datetime) -> None:
             field="status", details={"ticket_id": ticket.id, "from": ticket.status, "to": target},
         )
     _not_before_creation(ticket, when)
+    if ticket.resolved_at is not None and when < ticket.resolved_at:
+        raise InvalidInput(f"at is before ticket {ticket.id} was resolved ({ticket.resolved_at.isoformat()})",
+                           field="at")
     if target == "resolved":
         ticket.resolved_at = when
     elif target == "open" and ticket.status == "resolved":  # reopened: the resolution clock runs again
