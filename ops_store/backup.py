@@ -332,14 +332,21 @@ def read_manifest(backup_dir: Path | str) -> dict[str, Any]:
     folder = Path(backup_dir)
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        files, tables = manifest["files"], manifest["tables"]
-        manifest["backend"], manifest["format"]
+        files, tables, kind = manifest["files"], manifest["tables"], manifest["format"]
+        if not isinstance(files, dict) or not isinstance(tables, dict) or manifest["backend"] not in (
+                "sqlite", "postgresql"):
+            raise ValueError("unexpected content")
     except FileNotFoundError:
         raise BackupInvalid(f"{folder} is not a backup: it has no {MANIFEST}", field="backup_dir") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise BackupInvalid(f"{folder / MANIFEST} is unreadable: {exc}", field="manifest") from None
-    if not isinstance(files, dict) or not isinstance(tables, dict):
-        raise BackupInvalid(f"{folder / MANIFEST} is unreadable", field="manifest")
+    needed = {"sqlite": [SQLITE_FILE], "pg_dump": [PG_DUMP_FILE],
+              "copy": [SEQUENCES_FILE, *(f"{COPY_DIR}/{t}.copy" for t in tables)]}.get(kind)
+    if needed is None:
+        raise BackupInvalid(f"{folder / MANIFEST} names an unknown format {kind!r}", field="manifest")
+    for name in needed:
+        if name not in files:
+            raise BackupInvalid(f"the manifest does not list the backup file {name}", field=name)
     for name, expected in files.items():
         path = folder / name
         if not path.is_file():
@@ -440,58 +447,82 @@ def _restore_sqlite(target: Store, folder: Path) -> None:
 
 def _restore_postgres(work: Store, folder: Path, manifest: dict[str, Any]) -> str:
     """Restore into the target's schema; returns it."""
-    source_schema = manifest.get("schema") or "public"
     with work.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         schema = _pg_schema(conn, work.url)
         if _pg_schema_exists(conn, schema):
             _refuse_rows(conn, schema)
-        if source_schema != schema and _pg_schema_exists(conn, source_schema):
-            raise RestoreRefused(
-                f"the backup was taken from schema {source_schema}, which already exists in the target "
-                f"database; restore into a database without it, or into schema {source_schema} itself",
-                field="target")
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_pg_ident(conn, schema)}"))
     if manifest["format"] == "copy":
         _copy_in(work, folder, manifest, schema)
-        return schema
-    _pg_restore(work, folder / PG_DUMP_FILE, source_schema, schema)
+    else:
+        _pg_restore(work, folder / PG_DUMP_FILE, manifest.get("schema") or "public", schema)
     return schema
 
 
+def _schema_objects(conn: Connection, schema: str) -> int:
+    return int(conn.scalar(text(
+        "SELECT (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid)"
+        " + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace = n.oid)"
+        " + (SELECT count(*) FROM pg_type t WHERE t.typnamespace = n.oid) FROM pg_namespace n WHERE n.nspname = :s"
+    ), {"s": schema}) or 0)
+
+
 def _pg_restore(work: Store, dump: Path, source_schema: str, schema: str) -> None:
-    """pg_restore into the source schema's name, then rename it to the target's if they differ."""
+    """pg_restore (whose archive names the source schema) and, when the target's schema has
+    another name, restore under the source's name and rename it. An empty schema of the source's
+    name in the target database (``public`` of a new database) is parked meanwhile and put back."""
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
         raise RestoreRefused("this backup was made with pg_dump; restoring it needs pg_restore on the PATH")
-    args, env = _pg_cli(work.url)
     listing = subprocess.run([pg_restore, "--list", str(dump)], capture_output=True, text=True, check=False)
     if listing.returncode != 0:
         raise BackupInvalid(f"pg_restore cannot read {dump.name}: {listing.stderr.strip()}", field=dump.name)
-    # The schema itself is created (or already exists) here; its entry would fail on an existing schema.
+    # The schema itself already exists (or is created here): leave its own entries out.
     entries = [line for line in listing.stdout.splitlines()
                if not re.match(r"^\d+; \d+ \d+ (SCHEMA - |(COMMENT|ACL) - SCHEMA )", line)]
     renamed = source_schema != schema
-    with tempfile.NamedTemporaryFile("w", suffix=".list") as toc, work.engine.connect() as conn:
-        toc.write("\n".join(entries) + "\n")
-        toc.flush()
+    parked: str | None = None
+    with work.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
+
+        def q(name: str) -> str:
+            return _pg_ident(conn, name)
+
         if renamed:
-            conn.execute(text(f"CREATE SCHEMA {_pg_ident(conn, source_schema)}"))
-        done = subprocess.run(
-            [pg_restore, *args, "--no-owner", "--no-acl", "--clean", "--if-exists", "--single-transaction",
-             "--exit-on-error", "--use-list", toc.name, str(dump)],
-            capture_output=True, text=True, env=env, check=False,
-        )
-        if done.returncode != 0:
+            if _pg_schema_exists(conn, source_schema):
+                if _schema_objects(conn, source_schema):
+                    raise RestoreRefused(
+                        f"the backup was taken from schema {source_schema}, which exists and is in use in the "
+                        f"target database; restore into a database without it, or into schema {source_schema}",
+                        field="target")
+                parked = f"ecom_parked_{os.urandom(6).hex()}"
+                conn.execute(text(f"ALTER SCHEMA {q(source_schema)} RENAME TO {q(parked)}"))
+            conn.execute(text(f"CREATE SCHEMA {q(source_schema)}"))
+        try:
+            with tempfile.NamedTemporaryFile("w", suffix=".list") as toc:
+                toc.write("\n".join(entries) + "\n")
+                toc.flush()
+                args, env = _pg_cli(work.url)
+                done = subprocess.run(
+                    [pg_restore, *args, "--no-owner", "--no-acl", "--clean", "--if-exists", "--single-transaction",
+                     "--exit-on-error", "--use-list", toc.name, str(dump)],
+                    capture_output=True, text=True, env=env, check=False,
+                )
+            if done.returncode != 0:
+                raise BackupInvalid(f"pg_restore failed: {done.stderr.strip()}", field=dump.name)
             if renamed:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {_pg_ident(conn, source_schema)} CASCADE"))
-            raise BackupInvalid(f"pg_restore failed: {done.stderr.strip()}", field=dump.name)
-    if renamed:
-        with work.engine.begin() as conn:
-            _refuse_rows(conn, schema)  # still empty: it is replaced by the restored schema
-            conn.execute(text(f"DROP SCHEMA {_pg_ident(conn, schema)} CASCADE"))
-            conn.execute(text(f"ALTER SCHEMA {_pg_ident(conn, source_schema)} RENAME TO {_pg_ident(conn, schema)}"))
+                with work.engine.begin() as tx:  # one transaction: the target schema is replaced, or not
+                    _refuse_rows(tx, schema)  # still empty
+                    tx.execute(text(f"DROP SCHEMA {q(schema)} CASCADE"))
+                    tx.execute(text(f"ALTER SCHEMA {q(source_schema)} RENAME TO {q(schema)}"))
+        except BaseException:
+            if renamed:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {q(source_schema)} CASCADE"))
+            raise
+        finally:
+            if parked:
+                conn.execute(text(f"ALTER SCHEMA {q(parked)} RENAME TO {q(source_schema)}"))
 
 
 def _copy_in(work: Store, folder: Path, manifest: dict[str, Any], schema: str) -> None:

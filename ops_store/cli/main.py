@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ops_store.cli import catalog, crm, customers, orders, security, stock
+from ops_store.cli.backup import backup_command, restore_command
 from ops_store.cli.output import JSON_OPTION, run, store
 
 app = typer.Typer(help="ecom: e-commerce operations and analytics.", no_args_is_help=True,
@@ -36,6 +37,8 @@ def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an 
     run_demo(reset=reset)
 
 
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog.merchant_app, name="merchant")
 app.add_typer(catalog.warehouse_app, name="warehouse")
