@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from ops_store.db import Store
 
@@ -32,7 +33,13 @@ def upgrade(store: Store, revision: str = "head") -> str:
 
 def current_revision(store: Store) -> str | None:
     with store.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(conn)
+
+
+def revision_of(connection: Connection, schema: str | None = None) -> str | None:
+    """The revision recorded on ``connection`` (so in its transaction or snapshot, if one is open);
+    ``schema`` names the schema of ``alembic_version``, by default the one the search path finds."""
+    return MigrationContext.configure(connection, opts={"version_table_schema": schema}).get_current_revision()
 
 
 def head_revision() -> str | None:

@@ -381,7 +381,7 @@ def test_cli_backup_and_restore(store: Store, restore_target, tmp_path: Path, cl
 def test_postgres_copy_backup_without_client_tools(fresh_store, tmp_path: Path, monkeypatch) -> None:
     source = fresh_store("postgresql")
     busy_shop(source)
-    monkeypatch.setattr(backup.shutil, "which", lambda name: None)
+    monkeypatch.setattr(backup.postgres.shutil, "which", lambda name: None)
     report = backup.backup(source, tmp_path / "backups")
     assert report["format"] == "copy"
     assert (Path(report["path"]) / backup.COPY_DIR / "orders.copy").is_file()
