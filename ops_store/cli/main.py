@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ops_store.cli import catalog, crm, customers, orders, security, stock
+from ops_store.cli import catalog, crm, customers, loyalty, marketing, orders, security, stock
 from ops_store.cli.backup import backup_command, restore_command
 from ops_store.cli.output import JSON_OPTION, run, store
 
@@ -62,6 +62,9 @@ app.add_typer(crm.ticket_app, name="ticket")
 app.add_typer(crm.comm_app, name="comm")
 app.add_typer(crm.review_app, name="review")
 app.add_typer(crm.survey_app, name="survey")
+app.add_typer(loyalty.loyalty_app, name="loyalty")
+app.add_typer(marketing.campaign_app, name="campaign")
+app.add_typer(marketing.coupon_app, name="coupon")
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ class Campaign(Base):
     __table_args__ = (
         CheckConstraint("channel IN ('email','sms','push','ads','social')", name="channel_known"),
         CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
-        CheckConstraint("control_share >= 0 AND control_share < 1", name="control_share_range"),
+        CheckConstraint("control_share >= 0", name="control_share_not_negative"),
     )
 
     id: Mapped[int] = id_column()

@@ -14,6 +14,7 @@ from ops_store.payments.card_guard import check_no_card_data
 
 Channel = Literal["web", "mobile_app", "marketplace", "phone"]
 Method = Literal["card", "e_wallet", "bank_transfer", "cash_on_delivery"]
+OPTIONAL_EXTRAS = ("coupon", "points")
 
 
 class _Strict(BaseModel):
@@ -50,6 +51,10 @@ class OrderDocument(_Strict):
     payment: PaymentIn
     discount: str | None = Field(default=None, pattern=r"^\d{1,10}(\.\d{1,2})?$")
     placed_at: datetime | None = None
+    # Optional extras (docs/loyalty-and-marketing.md); left out of the payload hash when absent, so
+    # documents sent before they existed hash as they did.
+    coupon: str | None = Field(default=None, min_length=1, max_length=40)
+    points: int | None = Field(default=None, gt=0, le=100_000_000, strict=True)
 
     @field_validator("lines")
     @classmethod
@@ -69,7 +74,11 @@ class OrderDocument(_Strict):
         return value
 
     def payload_hash(self) -> str:
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        body = self.model_dump(mode="json")
+        for extra in OPTIONAL_EXTRAS:
+            if body[extra] is None:
+                del body[extra]
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

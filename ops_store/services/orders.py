@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 from ops_store.db import Store
 from ops_store.errors import Conflict, DomainError, IllegalTransition, InsufficientStock, InvalidInput, NotFound
 from ops_store.models import (
+    Campaign,
+    Coupon,
     Customer,
     DeliveryOption,
     Merchant,
@@ -30,9 +33,10 @@ from ops_store.models import (
     Warehouse,
 )
 from ops_store.payments.card_guard import redact_card_data
-from ops_store.services import alerts, order_states
+from ops_store.security import access
+from ops_store.services import alerts, loyalty, marketing, order_states
 from ops_store.services.allocation import Demand, allocate
-from ops_store.services.common import get_or_404, merchant_by_code
+from ops_store.services.common import merchant_by_code
 from ops_store.services.ledger import _insert, lock_levels
 from ops_store.services.order_document import OrderDocument, parse_order_document
 from ops_store.types import utcnow
@@ -93,11 +97,47 @@ def _existing(session: Session, doc: OrderDocument, payload_hash: str) -> Order 
     return order
 
 
+@dataclass(frozen=True)
+class _Benefits:
+    discount: Decimal  # the channel's discount + the coupon's + the points' value
+    shipping: Decimal
+    coupon: marketing.CouponQuote | None
+    coupon_value: Decimal  # what the coupon gave: its discount, or the shipping it waived
+    points: int
+
+
+def _benefits(
+    session: Session, doc: OrderDocument, *, merchant_id: int, customer_id: int, subtotal: Decimal,
+    discount: Decimal, shipping: Decimal, placed_at: datetime, actor: str,
+) -> _Benefits:
+    """Coupon, then points, then free shipping, on top of the channel's discount. Locks (after the
+    stock rows): the loyalty account, then the coupon; both stay locked until the order commits."""
+    points = doc.points or 0
+    if points:
+        loyalty.lock_account(session, customer_id)
+    coupon = None
+    if doc.coupon:
+        coupon = marketing.quote_coupon(session, doc.coupon, merchant_id=merchant_id, customer_id=customer_id,
+                                        subtotal=subtotal, payable=subtotal - discount, on=placed_at.date())
+        discount += coupon.discount
+    if points:
+        discount += loyalty.quote_redemption(session, customer_id, points, limit=subtotal - discount,
+                                             actor=actor).value
+    tier_ships_free = loyalty.has_free_shipping(session, customer_id)
+    coupon_value = coupon.discount if coupon else Decimal("0.00")
+    if coupon is not None and coupon.free_shipping:
+        coupon_value = Decimal("0.00") if tier_ships_free else shipping
+    if tier_ships_free or (coupon is not None and coupon.free_shipping):
+        shipping = Decimal("0.00")
+    return _Benefits(discount, shipping, coupon, coupon_value, points)
+
+
 def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) -> tuple[int, bool]:
     existing = _existing(session, doc, payload_hash)
     if existing is not None:
         return existing.id, False
     merchant = merchant_by_code(session, doc.merchant)
+    access.require("orders.write", merchant_id=merchant.id)
     option = session.scalar(
         select(DeliveryOption).where(DeliveryOption.code == doc.delivery_option, DeliveryOption.active.is_(True))
     )
@@ -139,19 +179,29 @@ def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) 
     discount = Decimal(doc.discount or "0").quantize(CENT)
     if discount > subtotal:
         raise InvalidInput("discount cannot exceed the order's subtotal", field="discount")
+    placed_at = doc.placed_at or utcnow()
+    customer_id = _customer_id(session, doc.customer_ref)
+    benefits = _benefits(session, doc, merchant_id=merchant.id, customer_id=customer_id, subtotal=subtotal,
+                         discount=discount, shipping=option.price, placed_at=placed_at, actor=actor)
+    discount, shipping = benefits.discount, benefits.shipping
     shares = split_discount(discount, gross)
     tax = _money((subtotal - discount) * merchant.tax_rate)
-    placed_at = doc.placed_at or utcnow()
     order = Order(
-        merchant_id=merchant.id, customer_id=_customer_id(session, doc.customer_ref), channel=doc.channel,
+        merchant_id=merchant.id, customer_id=customer_id, channel=doc.channel,
         channel_order_ref=doc.channel_order_ref, payload_hash=payload_hash, status="placed",
-        currency=merchant.currency, subtotal=subtotal, discount=discount, shipping=option.price, tax=tax,
-        total=subtotal - discount + option.price + tax, delivery_option_id=option.id,
+        currency=merchant.currency, subtotal=subtotal, discount=discount, shipping=shipping, tax=tax,
+        total=subtotal - discount + shipping + tax, delivery_option_id=option.id,
+        coupon_id=benefits.coupon.coupon_id if benefits.coupon else None,
+        campaign_id=benefits.coupon.campaign_id if benefits.coupon else None,
+        points_redeemed=benefits.points,
         promised_on=(placed_at + timedelta(days=option.promised_days)).date(), placed_at=placed_at,
         created_at=utcnow(),
     )
     session.add(order)
     session.flush()
+    if benefits.coupon is not None:
+        marketing.redeem_coupon(session, benefits.coupon, order, value=benefits.coupon_value)
+    loyalty.redeem_for_order(session, order, actor=actor)
     lines = []
     for i, line in enumerate(doc.lines):
         product = products[line.sku]
@@ -232,9 +282,20 @@ def keep_rejected(store: Store, kind: str, document: Any, error: DomainError, *,
     log.info("rejected %s request: %s (%s)", kind, error.code, error.field)
 
 
+def visible_order(session: Session, order_id: int, permission: str, *, lock: bool = False) -> Order:
+    """The order, if the caller holds ``permission`` for its merchant. Another merchant's order
+    is reported as not found (its existence is not theirs to know)."""
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update() if lock
+                           else select(Order).where(Order.id == order_id))
+    if order is None or access.merchant_scope() not in (None, order.merchant_id):
+        raise NotFound(f"order {order_id} does not exist", field="order_id")
+    access.require(permission, merchant_id=order.merchant_id)
+    return order
+
+
 def get_order(store: Store, order_id: int) -> dict[str, Any]:
     with store.read() as session:
-        return order_view(session, get_or_404(session, Order, order_id, "order"))
+        return order_view(session, visible_order(session, order_id, "orders.read"))
 
 
 def order_view(session: Session, order: Order) -> dict[str, Any]:
@@ -269,6 +330,10 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
         "customer_ref": customer.customer_ref if customer else None, "currency": order.currency,
         "subtotal": order.subtotal, "discount": order.discount, "shipping": order.shipping, "tax": order.tax,
         "total": order.total, "delivery_option": option.code if option else None,
+        "coupon": session.scalar(select(Coupon.code).where(Coupon.id == order.coupon_id)) if order.coupon_id else None,
+        "campaign": session.scalar(select(Campaign.code).where(Campaign.id == order.campaign_id))
+        if order.campaign_id else None,
+        "points_redeemed": order.points_redeemed,
         "promised_on": order.promised_on, "placed_at": order.placed_at, "lines": lines,
         "payment": None if payment is None else {
             "method": payment.method, "status": payment.status, "amount": payment.amount,
@@ -291,6 +356,7 @@ def list_orders(
     store: Store, *, merchant: str | None = None, customer_ref: str | None = None, status: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
+    access.require("orders.read")
     with store.read() as session:
         query = (
             select(Order, Merchant.code, Customer.customer_ref)
@@ -303,6 +369,8 @@ def list_orders(
             query = query.where(Customer.customer_ref == customer_ref)
         if status:
             query = query.where(Order.status == status)
+        if access.merchant_scope() is not None:
+            query = query.where(Order.merchant_id == access.merchant_scope())
         rows = session.execute(query.order_by(Order.id.desc()).limit(limit))
         return [
             {"order_id": o.id, "status": o.status, "merchant": m, "customer_ref": c, "channel": o.channel,
@@ -312,8 +380,9 @@ def list_orders(
         ]
 
 
-def release_reservations(session: Session, order_id: int) -> None:
-    """Give back every unit still reserved for the order (cancel, failed payment)."""
+def release_reservations(session: Session, order_id: int, *, actor: str = "system") -> None:
+    """Give back every unit still reserved for the order (cancel, failed payment) and, when the
+    order is cancelled, the loyalty points it redeemed and its coupon use."""
     active = list(session.scalars(
         select(Reservation).where(Reservation.order_id == order_id, Reservation.status == "active")
     ))
@@ -324,10 +393,20 @@ def release_reservations(session: Session, order_id: int) -> None:
     session.flush()
     for level in levels.values():
         alerts.evaluate(session, level)
+    order = session.get(Order, order_id)
+    if order is not None and order.status == "cancelled":
+        release_benefits(session, order, actor=actor)
 
 
-def lock_order(session: Session, order_id: int) -> Order:
-    return get_or_404(session, Order, order_id, "order", lock=True)
+def release_benefits(session: Session, order: Order, *, actor: str) -> None:
+    """A cancelled order gives back its redeemed points, then its coupon use (the lock order)."""
+    loyalty.give_back_for_cancel(session, order, actor=actor)
+    marketing.release_coupon(session, order)
+
+
+def lock_order(session: Session, order_id: int, permission: str = "orders.write") -> Order:
+    """Lock the order row (the first lock of every order operation) after checking the caller."""
+    return visible_order(session, order_id, permission, lock=True)
 
 
 def cancel_order(store: Store, order_id: int, *, actor: str = "system", reason: str | None = None) -> dict[str, Any]:
@@ -337,7 +416,7 @@ def cancel_order(store: Store, order_id: int, *, actor: str = "system", reason: 
     def work(session: Session) -> None:
         order = lock_order(session, order_id)
         order_states.move(session, order, "cancelled", actor=actor, note=reason)
-        release_reservations(session, order.id)
+        release_reservations(session, order.id, actor=actor)
 
     store.run_write(work)
     from ops_store.services import payments
@@ -365,8 +444,12 @@ def allocate_order(store: Store, order_id: int, *, actor: str = "system") -> dic
 
 
 def complete_order(store: Store, order_id: int, *, actor: str = "system") -> dict[str, Any]:
+    """The order is done (delivered and kept): the customer earns loyalty points for it."""
+
     def work(session: Session) -> None:
-        order_states.move(session, lock_order(session, order_id), "completed", actor=actor)
+        order = lock_order(session, order_id)
+        order_states.move(session, order, "completed", actor=actor)
+        loyalty.earn_for_order(session, order, actor=actor)
 
     store.run_write(work)
     return get_order(store, order_id)

@@ -104,10 +104,13 @@ def authorize_payment(
         raise InvalidInput(f"{payment.method} payments are not authorised online", field="method")
     if payment.status != "pending":
         raise IllegalTransition(f"payment of order {order_id} is already {payment.status}", field="status")
-    prov = _provider(payment, provider)
-    key = idempotency_key(payment, "authorize")
-    call = prov.sale if payment.method == "e_wallet" else prov.authorize
-    result = call(payment.provider_token or "", payment.amount, payment.currency, key)
+    if payment.amount == 0:  # points or a coupon paid for everything: nothing to charge
+        result = ProviderResult("approved", None, "nothing to charge")
+    else:
+        prov = _provider(payment, provider)
+        key = idempotency_key(payment, "authorize")
+        call = prov.sale if payment.method == "e_wallet" else prov.authorize
+        result = call(payment.provider_token or "", payment.amount, payment.currency, key)
     if result.outcome == "error":
         _record_error(store, payment.id, "authorize", payment.amount, result, actor)
         if raise_on_error:
@@ -124,7 +127,7 @@ def authorize_payment(
         kind = "sale" if pay.method == "e_wallet" else "authorize"
         if result.outcome == "approved":
             pay.provider_ref = result.provider_ref
-            target = "captured" if pay.method == "e_wallet" else "authorized"
+            target = "captured" if pay.method == "e_wallet" or pay.amount == 0 else "authorized"
             _move(session, pay, target, kind=kind, amount=pay.amount, result=result, actor=actor)
             if target == "captured":
                 pay.captured_amount = pay.amount

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from ops_store.db import Store
 from ops_store.errors import IllegalTransition, InvalidInput, NotFound
 from ops_store.models import OrderLine, ReturnRequest, Shipment, ShipmentLine
-from ops_store.services import order_states, payments
+from ops_store.services import loyalty, order_states, payments
 from ops_store.services.common import get_or_404, parse_positive_int, warehouse_by_code
 from ops_store.services.ledger import lock_levels, lock_valuations, post_movement
-from ops_store.services.orders import lock_order
+from ops_store.services.orders import lock_order, visible_order
 
 RETURNABLE_ORDER_STATUSES = ("delivered", "completed")
 CENT = Decimal("0.01")
@@ -64,6 +64,8 @@ def request_return(
 
 def _decide(store: Store, return_id: int, target: str, actor: str) -> dict[str, Any]:
     def work(session: Session) -> None:
+        order_id = get_or_404(session, ReturnRequest, return_id, "return").order_id
+        lock_order(session, order_id)  # the order first, as everywhere
         request = get_or_404(session, ReturnRequest, return_id, "return", lock=True)
         if request.status != "requested":
             raise IllegalTransition(f"return {return_id} is {request.status}; only requested returns can be "
@@ -89,7 +91,7 @@ def receive_return(
 ) -> dict[str, Any]:
     """Goods came back and were inspected. ``restock`` puts them back on hand at the cost they left
     with; ``write_off`` keeps them out of stock. When everything shipped on the order has come back,
-    the order becomes returned."""
+    the order becomes returned (and the loyalty points it earned are reversed)."""
     quantity = parse_positive_int(qty, "qty")
     if disposition not in ("restock", "write_off"):
         raise InvalidInput("disposition must be restock or write_off", field="disposition")
@@ -129,6 +131,7 @@ def receive_return(
         session.flush()
         if order.status in RETURNABLE_ORDER_STATUSES and _all_back(session, order.id):
             order_states.move(session, order, "returned", actor=actor, note=f"return {return_id}")
+            loyalty.reverse_for_return(session, order, actor=actor)
 
     store.run_write(work)
     return return_view(store, return_id)
@@ -176,6 +179,7 @@ def refund_return(store: Store, return_id: int, *, amount: Any = None, actor: st
 def return_view(store: Store, return_id: int) -> dict[str, Any]:
     with store.read() as session:
         r = get_or_404(session, ReturnRequest, return_id, "return")
+        visible_order(session, r.order_id, "orders.read")
         line = session.get(OrderLine, r.order_line_id)
         return {
             "return_id": r.id, "order_id": r.order_id, "sku": line.sku if line else None, "qty": r.quantity,

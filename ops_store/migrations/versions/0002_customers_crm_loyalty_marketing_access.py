@@ -167,7 +167,7 @@ def upgrade() -> None:
         sa.Column("created_at", ops_store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", ops_store.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("channel IN ('email','sms','push','ads','social')", name=op.f("ck_campaigns_channel_known")),
-        sa.CheckConstraint("control_share >= 0 AND control_share < 1", name=op.f("ck_campaigns_control_share_range")),
+        sa.CheckConstraint("control_share >= 0", name=op.f("ck_campaigns_control_share_not_negative")),
         sa.CheckConstraint("ends_on >= starts_on", name=op.f("ck_campaigns_ends_after_start")),
         sa.ForeignKeyConstraint(["merchant_id"], ["merchants.id"], name=op.f("fk_campaigns_merchant_id_merchants")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
