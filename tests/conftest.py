@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -150,3 +151,36 @@ def shop(store: Store):  # type: ignore[no-untyped-def]
     from tests.factories import make_shop
 
     return make_shop(store)
+
+
+@pytest.fixture
+def cli_invoke(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Run a CLI sub-app in-process against the test store, as the local operator. Returns the
+    parsed --json output (or the plain text with as_json=False)."""
+    import json
+    import logging
+
+    from typer.testing import CliRunner
+
+    from ops_store.cli import output
+
+    monkeypatch.setenv("OPS_STORE_URL", store.url)
+    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "cli-data"))
+    for name in ("ECOM_USER", "ECOM_PASSWORD", "ECOM_CLI_ROLE"):
+        monkeypatch.delenv(name, raising=False)
+    handlers = list(logging.getLogger("ops_store").handlers)
+    output.store.cache_clear()
+    output.principal.cache_clear()
+    runner = CliRunner()
+
+    def invoke(app: Any, *args: str, ok: bool = True, as_json: bool = True) -> Any:
+        result = runner.invoke(app, [*args, "--json"] if as_json else list(args), terminal_width=200)
+        assert (result.exit_code == 0) is ok, f"{args}: exit {result.exit_code}\n{result.output}"
+        return json.loads(result.stdout) if as_json else result.stdout
+
+    yield invoke
+    if output.store.cache_info().currsize:
+        output.store().dispose()
+    output.store.cache_clear()
+    output.principal.cache_clear()
+    logging.getLogger("ops_store").handlers[:] = handlers

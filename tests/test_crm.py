@@ -3,19 +3,14 @@ their permissions and merchant scoping, and the `ticket`/`comm`/`review`/`survey
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from ops_store.cli import output
 from ops_store.cli.crm import comm_app, review_app, survey_app, ticket_app
 from ops_store.db import Store
 from ops_store.errors import AlreadyExists, IllegalTransition, InvalidInput, NotFound
@@ -526,30 +521,14 @@ def test_merchant_sees_only_its_own_records_and_analyst_cannot_write(shop) -> No
 
 
 @pytest.fixture
-def invoke(shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run a CRM sub-app command against the test store; return the parsed --json output."""
-    runner = CliRunner()
-    monkeypatch.setenv("OPS_STORE_URL", shop.store.url)
-    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "data"))
-    logger = logging.getLogger("ops_store")
-    handlers = list(logger.handlers)
-    output.store.cache_clear()
+def invoke(shop, cli_invoke):  # type: ignore[no-untyped-def]
+    """Run a CRM sub-app command against the test store; the error body when it must fail."""
 
     def call(app: Any, *args: str, ok: bool = True, as_json: bool = True) -> Any:
-        result = runner.invoke(app, [*args, "--json"] if as_json else list(args), terminal_width=200)
-        assert (result.exit_code == 0) == ok, f"{args}: exit {result.exit_code}\n{result.output}"
-        if not as_json:
-            return result.stdout
-        body = json.loads(result.stdout)
-        return body if ok else body["error"]
+        body = cli_invoke(app, *args, ok=ok, as_json=as_json)
+        return body if ok or not as_json else body["error"]
 
-    yield call
-    if output.store.cache_info().currsize:
-        output.store().dispose()
-    output.store.cache_clear()
-    for handler in logger.handlers[len(handlers):]:
-        logger.removeHandler(handler)
-        handler.close()
+    return call
 
 
 def test_crm_commands(shop, invoke) -> None:

@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from ops_store.cli import output
 from ops_store.cli.loyalty import loyalty_app
 from ops_store.db import Store
 from ops_store.errors import DomainError, InvalidInput
@@ -426,24 +424,8 @@ def test_adjustments_are_audited_and_never_overdraw(shop) -> None:
 
 
 @pytest.fixture
-def cli(store: Store, tmp_path, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("OPS_STORE_URL", store.url)
-    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ECOM_USER", raising=False)
-    monkeypatch.delenv("ECOM_CLI_ROLE", raising=False)
-    output.store.cache_clear()
-    output.principal.cache_clear()
-    runner = CliRunner()
-
-    def call(*args: str, ok: bool = True) -> Any:
-        result = runner.invoke(loyalty_app, [*args, "--json"])
-        assert (result.exit_code == 0) is ok, result.output
-        return json.loads(result.stdout)
-
-    yield call
-    output.store().dispose()
-    output.store.cache_clear()
-    output.principal.cache_clear()
+def cli(cli_invoke):  # type: ignore[no-untyped-def]
+    return lambda *args, ok=True: cli_invoke(loyalty_app, *args, ok=ok)
 
 
 def test_cli_shows_adjusts_expires_and_recomputes(shop, cli) -> None:

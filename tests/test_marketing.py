@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from ops_store.cli import output
 from ops_store.cli.marketing import campaign_app, coupon_app
 from ops_store.db import Store
 from ops_store.errors import AlreadyExists, Conflict, DomainError, InvalidInput, NotFound
@@ -334,24 +332,8 @@ def test_loyalty_and_coupon_together_keep_the_books(store: Store) -> None:
 
 
 @pytest.fixture
-def cli(store: Store, tmp_path, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("OPS_STORE_URL", store.url)
-    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ECOM_USER", raising=False)
-    monkeypatch.delenv("ECOM_CLI_ROLE", raising=False)
-    output.store.cache_clear()
-    output.principal.cache_clear()
-    runner = CliRunner()
-
-    def call(app: Any, *args: str, ok: bool = True) -> Any:
-        result = runner.invoke(app, [*args, "--json"])
-        assert (result.exit_code == 0) is ok, result.output
-        return json.loads(result.stdout)
-
-    yield call
-    output.store().dispose()
-    output.store.cache_clear()
-    output.principal.cache_clear()
+def cli(cli_invoke):  # type: ignore[no-untyped-def]
+    return cli_invoke
 
 
 def test_cli_campaigns_and_coupons(shop, cli, tmp_path) -> None:
