@@ -4,17 +4,34 @@ and the stock afterwards. Everything goes through the services, as a channel or 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from ops_store.backup import backup
 from ops_store.db import Store
 from ops_store.errors import DomainError
 from ops_store.migrate import upgrade
-from ops_store.services import catalog, orders, replenishment, returns, shipping, stock
+from ops_store.security.access import Principal, acting_as
+from ops_store.services import (
+    catalog,
+    customers,
+    feedback,
+    loyalty,
+    marketing,
+    orders,
+    replenishment,
+    returns,
+    shipping,
+    stock,
+    tickets,
+)
 from ops_store.settings import StoreSettings
+from ops_store.types import utcnow
 
 console = Console()
 
@@ -52,6 +69,48 @@ def print_stock(store: Store) -> None:
         table.add_row(row["sku"], row["warehouse"], str(row["on_hand"]), str(row["reserved"]),
                       str(row["available"]), str(row["avg_unit_cost"]), str(row["stock_value"]))
     console.print(table)
+
+
+def customers_and_service(store: Store, delivered_order: int) -> None:
+    """Step 2 of the tour: customers with protected personal data, a campaign coupon, loyalty,
+    a support ticket, a review, the audit trail and a verified backup."""
+    console.print("[bold]6. Customers, marketing and service[/bold]")
+    ada = customers.add_customer(store, name="Ada Lovelace", email="ada@example.org", phone="+44 20 7946 0000",
+                                 customer_ref="C-500", region="London", country="GB", street="12 St James's Sq",
+                                 city="London", postal_code="SW1Y 4JH", consent_email=True, consent_sms=False)
+    with acting_as(Principal("user:analyst", "analyst")):
+        masked = customers.show_customer(store, ada["customer_id"])
+    with acting_as(Principal("user:support", "support")):
+        clear = customers.show_customer(store, ada["customer_id"])
+    console.print(f"  customer {ada['customer_id']}: an analyst sees {masked['name']} <{masked['email']}>, "
+                  f"support sees {clear['name']} <{clear['email']}> (audited); stored encrypted")
+    today = utcnow().date()
+    marketing.create_campaign(store, "WINTER", "Winter warmers", channel="email", merchant="ACME",
+                              starts_on=today, ends_on=today + timedelta(days=30), budget="500.00")
+    marketing.create_coupon(store, "WARM10", kind="percent", value="10", campaign="WINTER", merchant="ACME",
+                            valid_from=today, valid_to=today + timedelta(days=30), max_uses_per_customer=1)
+    order = orders.place_order(store, {
+        "channel": "web", "channel_order_ref": "W-2001", "merchant": "ACME", "customer_ref": "C-500",
+        "lines": [{"sku": "LAMP-3", "qty": 2}], "delivery_option": "standard", "coupon": "WARM10",
+        "payment": {"method": "card", "token": "tok_demo_amex", "brand": "amex", "last4": "0005"}})
+    orders.allocate_order(store, order["order_id"])
+    parcel = shipping.ship_order(store, order["order_id"])["shipments"][0]["tracking_number"]
+    shipping.record_tracking_event(store, parcel, "delivered")
+    orders.complete_order(store, order["order_id"])
+    points = loyalty.account_view(store, ada["customer_id"])
+    console.print(f"  order {order['order_id']} with coupon WARM10 (campaign WINTER): discount {order['discount']},"
+                  f" completed; Ada earned {points['balance']} points ({points['tier']} tier)")
+    ticket = tickets.open_ticket(store, ada["customer_id"], "delivery", "Lamp flickers",
+                                 "One of the two lamps flickers.", priority="high", order_id=order["order_id"])
+    tickets.add_message(store, ticket["ticket_id"], "agent", "support", "Sorry! A replacement is on its way.")
+    feedback.add_review(store, ada["customer_id"], "LAMP-3", 4, "Lovely light, one flickered.")
+    console.print(f"  ticket {ticket['ticket_id']} answered within its target; Ada's review is a verified purchase")
+    made = backup(store, settings_data_dir() / "backups")
+    console.print(f"  backup of {len(made['tables'])} tables written to {made['path']} with a verified manifest")
+
+
+def settings_data_dir() -> Path:
+    return StoreSettings().ensure_data_dir()
 
 
 def run_demo(*, reset: bool = True) -> None:
@@ -111,5 +170,6 @@ def run_demo(*, reset: bool = True) -> None:
     replenishment.receive_purchase_order(store, po["purchase_order_id"], actor="demo")
     console.print(f"  purchase order {po['purchase_order_id']}: {alert['suggested_qty']} PAN-28 at 22.40 received; "
                   f"open alerts now: {', '.join(a['sku'] for a in replenishment.list_alerts(store)) or 'none'}")
+    customers_and_service(store, first)
     print_stock(store)
     console.print(f"Store file: {url}. Try: ecom order show {first}  (with OPS_STORE_URL={url})")
