@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from ops_store.db import Store
 from ops_store.errors import DomainError, InvalidInput
@@ -83,6 +84,8 @@ def run(as_json: bool, action: Callable[[], Any], render: Callable[[Any], None] 
             result = action()
     except DomainError as exc:
         fail(exc, as_json)
+    except DBAPIError as exc:
+        fail(database_problem(exc), as_json)
     if as_json:
         print(json.dumps(jsonable(result), indent=2))
     elif render is not None:
@@ -90,6 +93,31 @@ def run(as_json: bool, action: Callable[[], Any], render: Callable[[Any], None] 
     else:
         show(result)
     return result
+
+
+class StoreProblem(DomainError):
+    code = "store_unavailable"
+
+
+class SchemaOutOfDate(DomainError):
+    code = "schema_out_of_date"
+
+
+def database_problem(exc: DBAPIError) -> DomainError:
+    """Say what is wrong with the store and what to do, instead of a stack trace."""
+    from ops_store.migrate import current_revision, head_revision
+
+    url = store().engine.url.render_as_string(hide_password=True)
+    try:
+        current, head = current_revision(store()), head_revision()
+    except DBAPIError:
+        current = head = None
+    if current != head and head is not None:
+        return SchemaOutOfDate(f"the store at {url} is at schema revision {current or 'none'}, this version needs "
+                               f"{head}: run `ecom db upgrade`", field="OPS_STORE_URL")
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return StoreProblem(f"the store at {url} could not be used ({reason}); check OPS_STORE_URL and that the "
+                        "database is running", field="OPS_STORE_URL")
 
 
 def show(result: Any) -> None:

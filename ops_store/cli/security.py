@@ -97,6 +97,11 @@ def keys_rotate(as_json: bool = JSON_OPTION) -> None:
     run(as_json, lambda: key_rotation.rotate_keys(store(), StoreSettings().ensure_data_dir()))
 
 
+@audit_app.callback()
+def _audit_group() -> None:
+    """Keep `audit list` a sub-command (a one-command Typer app would collapse into it)."""
+
+
 @audit_app.command("list")
 def audit_list(
     action: str | None = typer.Option(None, "--action"),
