@@ -18,11 +18,12 @@ from ops_store.errors import DomainError
 from ops_store.migrate import upgrade
 from ops_store.security.access import Principal, acting_as
 from ops_store.services import (
+    campaigns,
     catalog,
+    coupons,
     customers,
     feedback,
     loyalty,
-    marketing,
     orders,
     replenishment,
     returns,
@@ -85,10 +86,10 @@ def customers_and_service(store: Store, delivered_order: int) -> None:
     console.print(f"  customer {ada['customer_id']}: an analyst sees {masked['name']} <{masked['email']}>, "
                   f"support sees {clear['name']} <{clear['email']}> (audited); stored encrypted")
     today = utcnow().date()
-    marketing.create_campaign(store, "WINTER", "Winter warmers", channel="email", merchant="ACME",
+    campaigns.create_campaign(store, "WINTER", "Winter warmers", channel="email", merchant="ACME",
                               starts_on=today, ends_on=today + timedelta(days=30), budget="500.00")
-    marketing.create_coupon(store, "WARM10", kind="percent", value="10", campaign="WINTER", merchant="ACME",
-                            valid_from=today, valid_to=today + timedelta(days=30), max_uses_per_customer=1)
+    coupons.create_coupon(store, "WARM10", kind="percent", value="10", campaign="WINTER", merchant="ACME",
+                          valid_from=today, valid_to=today + timedelta(days=30), max_uses_per_customer=1)
     order = orders.place_order(store, {
         "channel": "web", "channel_order_ref": "W-2001", "merchant": "ACME", "customer_ref": "C-500",
         "lines": [{"sku": "LAMP-3", "qty": 2}], "delivery_option": "standard", "coupon": "WARM10",

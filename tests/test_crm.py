@@ -17,7 +17,7 @@ from ops_store.errors import AlreadyExists, IllegalTransition, InvalidInput, Not
 from ops_store.models import Customer, Merchant, Ticket, TicketMessage
 from ops_store.payments.provider import FakeProvider, register_provider
 from ops_store.security.access import PermissionDenied, Principal, acting_as
-from ops_store.services import catalog, feedback, orders, shipping, stock, tickets
+from ops_store.services import catalog, communications, feedback, orders, shipping, stock, tickets
 from tests.factories import order_doc
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -325,12 +325,13 @@ def test_communication_log(shop) -> None:
     store = shop.store
     customer_id, order_id = _order(store, "T-1", [("SKU-1", 1)])
     tid = _ticket(store, customer_id, order_id=order_id)
-    first = tickets.log_communication(store, customer_id, "inbound", "call", "Where is it?", "Asked about delivery",
-                                      "ann", occurred_at=T0, order_id=order_id, ticket_id=tid)
+    first = communications.log_communication(store, customer_id, "inbound", "call", "Where is it?",
+                                             "Asked about delivery", "ann", occurred_at=T0, order_id=order_id,
+                                             ticket_id=tid)
     assert first["direction"] == "inbound" and first["occurred_at"] == T0
-    tickets.log_communication(store, customer_id, "outbound", "email", "Tracking link", None, "ann",
-                              occurred_at=T0 + H)
-    listed = tickets.list_communications(store, customer_id)
+    communications.log_communication(store, customer_id, "outbound", "email", "Tracking link", None, "ann",
+                                     occurred_at=T0 + H)
+    listed = communications.list_communications(store, customer_id)
     assert [(c["channel"], c["occurred_at"]) for c in listed] == [("email", T0 + H), ("call", T0)]
     assert listed[1]["ticket_id"] == tid and listed[1]["order_id"] == order_id
 
@@ -342,15 +343,15 @@ def test_communication_log(shop) -> None:
         (dict(order_id=other_order), "order_id"), (dict(agent="a" * 101), "agent"),
     ]:
         with pytest.raises(InvalidInput) as excinfo:
-            tickets.log_communication(store, customer_id, **{**base, **override})
+            communications.log_communication(store, customer_id, **{**base, **override})
         _error(excinfo, field)
     with pytest.raises(InvalidInput) as excinfo:
-        tickets.log_communication(store, other_id, ticket_id=tid, **base)
+        communications.log_communication(store, other_id, ticket_id=tid, **base)
     _error(excinfo, "ticket_id")
     with pytest.raises(NotFound) as excinfo:
-        tickets.list_communications(store, 999)
+        communications.list_communications(store, 999)
     _error(excinfo, "customer_id")
-    assert len(tickets.list_communications(store, customer_id)) == 2
+    assert len(communications.list_communications(store, customer_id)) == 2
 
 
 # --------------------------------------------------------------------------- reviews and surveys
@@ -457,9 +458,11 @@ def test_merchant_sees_only_its_own_records_and_analyst_cannot_write(shop) -> No
     m1_ticket = _ticket(store, customer_id, order_id=m1_order)
     m2_ticket = _ticket(store, customer_id, order_id=m2_order)
     loose_ticket = _ticket(store, customer_id)  # no order: tied to no merchant
-    tickets.log_communication(store, customer_id, "inbound", "chat", "M1 question", None, "ann", order_id=m1_order)
-    tickets.log_communication(store, customer_id, "inbound", "chat", "M2 question", None, "ann", ticket_id=m2_ticket)
-    tickets.log_communication(store, customer_id, "outbound", "email", "Newsletter", None, "ann")
+    communications.log_communication(store, customer_id, "inbound", "chat", "M1 question", None, "ann",
+                                     order_id=m1_order)
+    communications.log_communication(store, customer_id, "inbound", "chat", "M2 question", None, "ann",
+                                     ticket_id=m2_ticket)
+    communications.log_communication(store, customer_id, "outbound", "email", "Newsletter", None, "ann")
     feedback.add_review(store, customer_id, "SKU-1", 5, None)
     feedback.add_review(store, customer_id, "TEE-1", 3, None)
 
@@ -472,7 +475,7 @@ def test_merchant_sees_only_its_own_records_and_analyst_cannot_write(shop) -> No
         assert [t["ticket_id"] for t in tickets.list_tickets(store)] == [m2_ticket]
         assert [t["ticket_id"] for t in tickets.list_tickets(store, breached_only=True, as_of=T0 + 100 * H)] == \
             [m2_ticket]
-        assert [c["subject"] for c in tickets.list_communications(store, customer_id)] == ["M2 question"]
+        assert [c["subject"] for c in communications.list_communications(store, customer_id)] == ["M2 question"]
         reviews = feedback.list_reviews(store)
         assert [r["sku"] for r in reviews["reviews"]] == ["TEE-1"]
         assert (reviews["count"], reviews["average_rating"]) == (1, Decimal("3.00"))
@@ -487,7 +490,7 @@ def test_merchant_sees_only_its_own_records_and_analyst_cannot_write(shop) -> No
             lambda: tickets.add_message(store, m1_ticket, "agent", "ann", "Hello"),
             lambda: tickets.set_status(store, m1_ticket, "open"),
             lambda: tickets.assign(store, m1_ticket, "ann"),
-            lambda: tickets.log_communication(store, customer_id, "inbound", "call", "S", None, "ann"),
+            lambda: communications.log_communication(store, customer_id, "inbound", "call", "S", None, "ann"),
             lambda: feedback.add_review(store, customer_id, "SKU-2", 4, None),
             lambda: feedback.add_survey_response(store, customer_id, "nps", 9),
         ]

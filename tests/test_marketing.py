@@ -18,7 +18,7 @@ from ops_store.errors import AlreadyExists, Conflict, DomainError, InvalidInput,
 from ops_store.models import Campaign, CampaignMember, Coupon, CouponRedemption, Order
 from ops_store.payments.provider import FakeProvider, register_provider
 from ops_store.security.access import PermissionDenied, Principal, acting_as
-from ops_store.services import catalog, loyalty, marketing, orders
+from ops_store.services import campaigns, catalog, coupons, loyalty, orders
 from ops_store.types import utcnow
 from tests.factories import make_shop
 from tests.test_loyalty import assert_books, balance, customer_id, own_skus, place
@@ -44,12 +44,12 @@ def days(n: int) -> str:
 def campaign(store: Store, code: str = "SPRING", **kw: Any) -> dict[str, Any]:
     args: dict[str, Any] = {"channel": "email", "starts_on": days(-1), "ends_on": days(30), "budget": "1000.00",
                             "control_share": "0", **kw}
-    return marketing.create_campaign(store, code, "Spring sale", **args)
+    return campaigns.create_campaign(store, code, "Spring sale", **args)
 
 
 def coupon(store: Store, code: str = "SAVE10", **kw: Any) -> dict[str, Any]:
     args: dict[str, Any] = {"kind": "percent", "value": "10", "valid_from": days(-1), "valid_to": days(30), **kw}
-    return marketing.create_coupon(store, code, **args)
+    return coupons.create_coupon(store, code, **args)
 
 
 def customers(store: Store, n: int) -> list[int]:
@@ -76,36 +76,36 @@ def test_audience_is_split_reproducibly_and_control_is_never_contacted(shop) -> 
     store = shop.store
     campaign(store, target_segment="At risk", control_share="0.2")
     ids = customers(store, 10)
-    split = marketing.assign_audience(store, "spring", ids, seed=7)
+    split = campaigns.assign_audience(store, "spring", ids, seed=7)
     assert (split["assigned"], split["target"], split["control"]) == (10, 8, 2)
     groups = members(store, "SPRING")
     # the same customers and seed give the same split (in another campaign too), whatever their order
     campaign(store, "AUTUMN", control_share="0.2")
-    marketing.assign_audience(store, "AUTUMN", list(reversed(ids)), seed=7)
+    campaigns.assign_audience(store, "AUTUMN", list(reversed(ids)), seed=7)
     assert members(store, "AUTUMN") == groups
     campaign(store, "WINTER", control_share="0.2")
-    marketing.assign_audience(store, "WINTER", ids, seed=8)
+    campaigns.assign_audience(store, "WINTER", ids, seed=8)
     assert members(store, "WINTER") != groups
     # assigning again keeps everyone's group
-    again = marketing.assign_audience(store, "SPRING", ids, seed=99)
+    again = campaigns.assign_audience(store, "SPRING", ids, seed=99)
     assert (again["assigned"], again["already_assigned"]) == (0, 10)
 
     control = [c for c, g in groups.items() if g == "control"]
     target = [c for c, g in groups.items() if g == "target"]
     with pytest.raises(Conflict) as err:
-        marketing.mark_contacted(store, "SPRING", [target[0], control[0]])
+        campaigns.mark_contacted(store, "SPRING", [target[0], control[0]])
     assert err.value.field == "customer_ids" and err.value.details == {"control": [control[0]]}
-    assert marketing.campaign_view(store, "SPRING")["members"]["contacted"] == 0  # refused as a whole
-    done = marketing.mark_contacted(store, "SPRING", target)
+    assert campaigns.campaign_view(store, "SPRING")["members"]["contacted"] == 0  # refused as a whole
+    done = campaigns.mark_contacted(store, "SPRING", target)
     assert done["contacted"] == 8
-    assert marketing.mark_contacted(store, "SPRING", target[:2])["already_contacted"] == 2
+    assert campaigns.mark_contacted(store, "SPRING", target[:2])["already_contacted"] == 2
     with store.read() as s:
         assert all(m.contacted_at is None for m in s.scalars(select(CampaignMember).where(
             CampaignMember.grp == "control")))
         assert len(control) == 2
     with pytest.raises(NotFound):
-        marketing.mark_contacted(store, "SPRING", [999])
-    view = marketing.campaign_view(store, "SPRING")
+        campaigns.mark_contacted(store, "SPRING", [999])
+    view = campaigns.campaign_view(store, "SPRING")
     assert view["members"] == {"target": 8, "control": 2, "contacted": 8}
     assert view["target_segment"] == "At risk"
 
@@ -128,23 +128,23 @@ def test_campaign_input_and_spend(shop) -> None:
     assert (view["code"], view["merchant"], view["spend"]) == ("SPRING", "M1", D("0.00"))
     with pytest.raises(AlreadyExists):
         campaign(store)
-    marketing.record_spend(store, "SPRING", "60.00")
-    view = marketing.record_spend(store, "SPRING", "45.50")
+    campaigns.record_spend(store, "SPRING", "60.00")
+    view = campaigns.record_spend(store, "SPRING", "45.50")
     assert view["spend"] == D("105.50") and view["over_budget"] is True
     with pytest.raises(InvalidInput):
-        marketing.record_spend(store, "SPRING", "-1")
+        campaigns.record_spend(store, "SPRING", "-1")
     # a merchant works on its own campaigns only; analysts read
     catalog.add_merchant(store, "M2", "Shop Two", currency="USD")
     with acting_as(Principal("user:m2", "merchant", merchant_id=2)):
         with pytest.raises(PermissionDenied):
-            marketing.record_spend(store, "SPRING", "1")
+            campaigns.record_spend(store, "SPRING", "1")
         with pytest.raises(PermissionDenied):
             campaign(store, "GLOBAL")
         assert campaign(store, "M2SALE", merchant="M2")["merchant"] == "M2"
     with acting_as(Principal("user:ann", "analyst")):
-        assert marketing.campaign_view(store, "SPRING")["spend"] == D("105.50")
+        assert campaigns.campaign_view(store, "SPRING")["spend"] == D("105.50")
         with pytest.raises(PermissionDenied):
-            marketing.record_spend(store, "SPRING", "1")
+            campaigns.record_spend(store, "SPRING", "1")
 
 
 # --------------------------------------------------------------------------- coupons at placement
@@ -174,9 +174,9 @@ def test_coupon_discounts_the_order_and_records_the_campaign(shop) -> None:
     coupon(store, "SHIPFREE", kind="free_shipping")
     free = place(store, "O-3", [("SKU-1", 1)], coupon="SHIPFREE")
     assert (free["shipping"], free["discount"], free["total"]) == (D("0.00"), D("0.00"), D("9.99"))
-    shown = marketing.coupon_view(store, "SHIPFREE")
+    shown = coupons.coupon_view(store, "SHIPFREE")
     assert (shown["uses"], shown["discount_given"]) == (1, D("4.90"))
-    view = marketing.campaign_view(store, "SPRING")
+    view = campaigns.campaign_view(store, "SPRING")
     assert (view["redemptions"], view["attributed_orders"], view["attributed_revenue"]) == (1, 1, D("27.00"))
     assert_books(store)
 
@@ -199,7 +199,7 @@ def test_coupon_conditions_are_checked_naming_coupon_and_reason(shop, kw: dict[s
     assert err.value.field == "coupon"
     assert err.value.details["reason"] == reason
     assert orders.list_orders(store) == []
-    assert marketing.coupon_view(store, "C1")["uses"] == 0
+    assert coupons.coupon_view(store, "C1")["uses"] == 0
 
 
 def test_coupon_dates_follow_the_order_time_and_unknown_codes_are_refused(shop) -> None:
@@ -264,8 +264,8 @@ def test_coupon_use_limit_holds_exactly_under_concurrency(shop) -> None:
     assert len(placed) == 3
     assert all(isinstance(e, InvalidInput) and e.field == "coupon" and e.details["reason"] == "used_up"
                for e in refused), refused
-    assert marketing.coupon_view(store, "FIRST3")["uses"] == 3
-    assert marketing.coupon_view(store, "FIRST3")["redemptions"] == 3
+    assert coupons.coupon_view(store, "FIRST3")["uses"] == 3
+    assert coupons.coupon_view(store, "FIRST3")["redemptions"] == 3
 
 
 def test_coupon_per_customer_limit_holds_exactly_under_concurrency(shop) -> None:
@@ -278,7 +278,7 @@ def test_coupon_per_customer_limit_holds_exactly_under_concurrency(shop) -> None
     assert all(isinstance(e, InvalidInput) and e.details["reason"] == "customer_limit" for e in refused), refused
     # another customer still may
     assert place(store, "P-other", [("SKU-1", 1)], customer="C-2", coupon="TWICE")["coupon"] == "TWICE"
-    shown = marketing.coupon_view(store, "TWICE")
+    shown = coupons.coupon_view(store, "TWICE")
     assert (shown["uses"], shown["customers"]) == (3, 2)
 
 
@@ -289,13 +289,13 @@ def test_cancelling_releases_the_coupon_use(shop) -> None:
     with pytest.raises(InvalidInput):
         place(store, "Z-2", [("SKU-1", 1)], coupon="ONCE")
     orders.cancel_order(store, first["order_id"])
-    assert marketing.coupon_view(store, "ONCE")["uses"] == 0
+    assert coupons.coupon_view(store, "ONCE")["uses"] == 0
     assert place(store, "Z-3", [("SKU-1", 1)], coupon="ONCE")["coupon"] == "ONCE"
     # a declined payment cancels and releases too
     coupon(store, "ONCE2", max_uses=1)
     gone = place(store, "Z-5", [("SKU-1", 1)], coupon="ONCE2", token="tok_decline")
     assert gone["status"] == "cancelled" and gone["coupon"] == "ONCE2"  # attribution kept
-    assert marketing.coupon_view(store, "ONCE2")["uses"] == 0
+    assert coupons.coupon_view(store, "ONCE2")["uses"] == 0
     with store.read() as s:
         assert s.scalar(select(Coupon.uses).where(Coupon.code == "ONCE")) == 1
 
@@ -324,7 +324,7 @@ def test_loyalty_and_coupon_together_keep_the_books(store: Store) -> None:
     assert view["discount"] == D("13.00")
     orders.cancel_order(store, view["order_id"])
     assert balance(store, cid) == 300
-    assert marketing.coupon_view(store, "TEN")["uses"] == 0
+    assert coupons.coupon_view(store, "TEN")["uses"] == 0
     assert_books(store)
 
 

@@ -19,17 +19,17 @@ from ops_store.models import Merchant
 from ops_store.security.access import MATRIX, PermissionDenied, Principal, acting_as
 from ops_store.services import (
     audit_log,
+    campaigns,
     catalog,
+    communications,
     counts,
     customer_export,
     customers,
     loyalty,
-    marketing,
     orders,
     payments,
     shipping,
     stock,
-    tickets,
     users,
 )
 from tests.factories import make_shop, order_doc
@@ -96,13 +96,13 @@ ACTIONS: dict[str, Callable[[World], Any]] = {
     "pii.read": lambda w: customers.show_customer(w.store, w.customer_id, clear=True),
     "pii.export": lambda w: customer_export.export_customer(w.store, w.customer_id),
     "pii.erase": lambda w: customers.erase_customer(w.store, _new_customer(w)),
-    "crm.read": lambda w: tickets.list_communications(w.store, w.customer_id),
-    "crm.write": lambda w: tickets.log_communication(w.store, w.customer_id, "outbound", "email", "Hello", None,
-                                                     "agent", order_id=w.order_id),
+    "crm.read": lambda w: communications.list_communications(w.store, w.customer_id),
+    "crm.write": lambda w: communications.log_communication(w.store, w.customer_id, "outbound", "email", "Hello",
+                                                            None, "agent", order_id=w.order_id),
     "loyalty.read": lambda w: loyalty.account_view(w.store, w.customer_id),
     "loyalty.write": lambda w: loyalty.adjust_points(w.store, w.customer_id, 5, reason="goodwill"),
-    "marketing.read": lambda w: marketing.list_campaigns(w.store),
-    "marketing.write": lambda w: marketing.create_campaign(
+    "marketing.read": lambda w: campaigns.list_campaigns(w.store),
+    "marketing.write": lambda w: campaigns.create_campaign(
         w.store, code=f"CMP{_n()}", name="Spring", merchant="M1", channel="email", starts_on="2026-03-01",
         ends_on="2026-03-31", budget="100.00"),
     "users.manage": lambda w: users.list_users(w.store),

@@ -9,7 +9,7 @@ import typer
 
 from ops_store.cli.output import JSON_OPTION, run, show, store
 from ops_store.errors import InvalidInput
-from ops_store.services import feedback, tickets
+from ops_store.services import communications, feedback, tickets
 
 ticket_app = typer.Typer(help="Support tickets with response-time targets.", no_args_is_help=True)
 comm_app = typer.Typer(help="The communication log: emails, calls, chats, SMS.", no_args_is_help=True)
@@ -134,16 +134,16 @@ def comm_log(
     ticket_id: int | None = typer.Option(None, "--ticket-id"), as_json: bool = JSON_OPTION,
 ) -> None:
     """Record an email, call, chat or SMS with a customer."""
-    run(as_json, lambda: tickets.log_communication(store(), customer_id, direction, channel, subject, summary, agent,
-                                                   occurred_at=_time(at, "at"), order_id=order_id,
-                                                   ticket_id=ticket_id))
+    run(as_json, lambda: communications.log_communication(store(), customer_id, direction, channel, subject, summary,
+                                                          agent, occurred_at=_time(at, "at"), order_id=order_id,
+                                                          ticket_id=ticket_id))
 
 
 @comm_app.command("list")
 def comm_list(customer_id: int = CUSTOMER_ID, limit: int = typer.Option(200, "--limit"),
               as_json: bool = JSON_OPTION) -> None:
     """A customer's communications, newest first."""
-    run(as_json, lambda: tickets.list_communications(store(), customer_id, limit=limit),
+    run(as_json, lambda: communications.list_communications(store(), customer_id, limit=limit),
         _columns("communication_id", "occurred_at", "direction", "channel", "subject", "agent", "order_id",
                  "ticket_id"))
 

@@ -8,7 +8,7 @@ import typer
 
 from ops_store.cli.output import JSON_OPTION, run, store
 from ops_store.errors import InvalidInput
-from ops_store.services import marketing
+from ops_store.services import campaigns, coupons
 
 campaign_app = typer.Typer(help="Campaigns: audience split into target and control, contacts, spend.",
                            no_args_is_help=True)
@@ -50,7 +50,7 @@ def campaign_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a campaign."""
-    run(as_json, lambda: marketing.create_campaign(
+    run(as_json, lambda: campaigns.create_campaign(
         store(), code, name, channel=channel, starts_on=starts_on, ends_on=ends_on, budget=budget,
         merchant=merchant, target_segment=target_segment, control_share=control_share))
 
@@ -58,12 +58,12 @@ def campaign_create(
 @campaign_app.command("show")
 def campaign_show(code: str = CAMPAIGN, as_json: bool = JSON_OPTION) -> None:
     """The campaign with its audience, redemptions, attributed orders and spend."""
-    run(as_json, lambda: marketing.campaign_view(store(), code))
+    run(as_json, lambda: campaigns.campaign_view(store(), code))
 
 
 @campaign_app.command("list")
 def campaign_list(merchant: str | None = typer.Option(None, "--merchant"), as_json: bool = JSON_OPTION) -> None:
-    run(as_json, lambda: marketing.list_campaigns(store(), merchant=merchant))
+    run(as_json, lambda: campaigns.list_campaigns(store(), merchant=merchant))
 
 
 @campaign_app.command("assign")
@@ -73,7 +73,7 @@ def campaign_assign(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add customers to the audience, split at random (seeded) into target and control."""
-    run(as_json, lambda: marketing.assign_audience(store(), code, _customer_ids(customer, customers_file), seed))
+    run(as_json, lambda: campaigns.assign_audience(store(), code, _customer_ids(customer, customers_file), seed))
 
 
 @campaign_app.command("contacted")
@@ -82,14 +82,14 @@ def campaign_contacted(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record that target customers were contacted (control customers are refused)."""
-    run(as_json, lambda: marketing.mark_contacted(store(), code, _customer_ids(customer, customers_file)))
+    run(as_json, lambda: campaigns.mark_contacted(store(), code, _customer_ids(customer, customers_file)))
 
 
 @campaign_app.command("spend")
 def campaign_spend(code: str = CAMPAIGN, amount: str = typer.Option(..., "--amount"),
                    as_json: bool = JSON_OPTION) -> None:
     """Record spend on the campaign."""
-    run(as_json, lambda: marketing.record_spend(store(), code, amount))
+    run(as_json, lambda: campaigns.record_spend(store(), code, amount))
 
 
 @coupon_app.command("create")
@@ -107,7 +107,7 @@ def coupon_create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a coupon code."""
-    run(as_json, lambda: marketing.create_coupon(
+    run(as_json, lambda: coupons.create_coupon(
         store(), code, kind=kind, value=value, valid_from=valid_from, valid_to=valid_to, campaign=campaign,
         merchant=merchant, min_spend=min_spend, max_uses=max_uses, max_uses_per_customer=max_uses_per_customer))
 
@@ -115,4 +115,4 @@ def coupon_create(
 @coupon_app.command("show")
 def coupon_show(code: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     """The coupon, its uses and the discount it gave."""
-    run(as_json, lambda: marketing.coupon_view(store(), code))
+    run(as_json, lambda: coupons.coupon_view(store(), code))

@@ -17,7 +17,7 @@ from ops_store.errors import AlreadyExists, InvalidInput
 from ops_store.models import Customer, Merchant, Order, OrderLine, Product, Review, SurveyResponse
 from ops_store.security import access
 from ops_store.services.common import get_or_404, product_by_sku
-from ops_store.services.tickets import (
+from ops_store.services.crm_common import (
     authorize,
     choice,
     customer_order,
@@ -26,7 +26,7 @@ from ops_store.services.tickets import (
     linked_merchant,
     live_customer,
 )
-from ops_store.services.tickets import text as clean_text
+from ops_store.services.crm_common import text as clean_text
 
 # Orders whose goods reached the customer: only these make a review a verified purchase.
 RECEIVED_STATUSES = ("delivered", "completed")

@@ -34,7 +34,7 @@ from ops_store.models import (
 )
 from ops_store.payments.card_guard import redact_card_data
 from ops_store.security import access
-from ops_store.services import alerts, loyalty, marketing, order_states
+from ops_store.services import alerts, coupons, loyalty, order_states
 from ops_store.services.allocation import Demand, allocate
 from ops_store.services.common import merchant_by_code
 from ops_store.services.ledger import _insert, lock_levels
@@ -101,7 +101,7 @@ def _existing(session: Session, doc: OrderDocument, payload_hash: str) -> Order 
 class _Benefits:
     discount: Decimal  # the channel's discount + the coupon's + the points' value
     shipping: Decimal
-    coupon: marketing.CouponQuote | None
+    coupon: coupons.CouponQuote | None
     coupon_value: Decimal  # what the coupon gave: its discount, or the shipping it waived
     points: int
 
@@ -117,8 +117,8 @@ def _benefits(
         loyalty.lock_account(session, customer_id)
     coupon = None
     if doc.coupon:
-        coupon = marketing.quote_coupon(session, doc.coupon, merchant_id=merchant_id, customer_id=customer_id,
-                                        subtotal=subtotal, payable=subtotal - discount, on=placed_at.date())
+        coupon = coupons.quote_coupon(session, doc.coupon, merchant_id=merchant_id, customer_id=customer_id,
+                                      subtotal=subtotal, payable=subtotal - discount, on=placed_at.date())
         discount += coupon.discount
     if points:
         discount += loyalty.quote_redemption(session, customer_id, points, limit=subtotal - discount,
@@ -200,7 +200,7 @@ def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) 
     session.add(order)
     session.flush()
     if benefits.coupon is not None:
-        marketing.redeem_coupon(session, benefits.coupon, order, value=benefits.coupon_value)
+        coupons.redeem_coupon(session, benefits.coupon, order, value=benefits.coupon_value)
     loyalty.redeem_for_order(session, order, actor=actor)
     lines = []
     for i, line in enumerate(doc.lines):
@@ -401,7 +401,7 @@ def release_reservations(session: Session, order_id: int, *, actor: str = "syste
 def release_benefits(session: Session, order: Order, *, actor: str) -> None:
     """A cancelled order gives back its redeemed points, then its coupon use (the lock order)."""
     loyalty.give_back_for_cancel(session, order, actor=actor)
-    marketing.release_coupon(session, order)
+    coupons.release_coupon(session, order)
 
 
 def lock_order(session: Session, order_id: int, permission: str = "orders.write") -> Order:

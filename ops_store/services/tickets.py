@@ -1,10 +1,10 @@
-"""Customer service: the communication log and support tickets with response-time targets.
+"""Customer service: support tickets with response-time targets.
 
 Every public function checks the caller's permission (``crm.read`` / ``crm.write``) first. A
-principal bound to a merchant only reaches records tied to that merchant (a ticket through its
-order, a communication through its order or ticket); list functions filter on that merchant.
-Timestamps are timezone-aware UTC; ``at`` / ``as_of`` parameters let callers (and tests) set
-the clock.
+principal bound to a merchant only reaches tickets tied to that merchant (through their order);
+list functions filter on that merchant. Timestamps are timezone-aware UTC; ``at`` / ``as_of``
+parameters let callers (and tests) set the clock. The communication log is in
+``ops_store.services.communications``, the shared checks in ``ops_store.services.crm_common``.
 """
 
 from __future__ import annotations
@@ -15,19 +15,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ops_store.db import Store
 from ops_store.errors import IllegalTransition, InvalidInput
-from ops_store.models import Communication, Customer, Merchant, Order, Ticket, TicketMessage
+from ops_store.models import Customer, Merchant, Ticket, TicketMessage
 from ops_store.models.crm import TICKET_PRIORITIES, TICKET_STATUSES
 from ops_store.security import access
-from ops_store.security.access import PermissionDenied
 from ops_store.services.common import get_or_404
+from ops_store.services.crm_common import (
+    authorize,
+    choice,
+    customer_order,
+    int_in_range,
+    live_customer,
+    text,
+    timestamp,
+)
 from ops_store.types import UTCDateTime, utcnow
 
-DIRECTIONS = ("inbound", "outbound")
-COMM_CHANNELS = ("email", "call", "chat", "sms")
 AUTHOR_KINDS = ("customer", "agent")
 
 
@@ -56,167 +62,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"open", "closed"}),
     "closed": frozenset(),
 }
-
-
-# --------------------------------------------------------------------------- shared checks
-
-
-def authorize(permission: str, merchant_id: int | None) -> None:
-    """``permission`` for a record tied to ``merchant_id`` (None: tied to no merchant). A principal
-    bound to a merchant is refused any record not tied to its own merchant."""
-    who = access.require(permission, merchant_id=merchant_id)
-    scope = access.merchant_scope()
-    if scope is not None and merchant_id != scope:
-        raise PermissionDenied(
-            f"{who.name} ({who.role}) may not {permission.replace('.', ' ')} for this record: it is not tied "
-            "to this merchant's orders or products",
-            field="permission",
-        )
-
-
-def text(value: Any, field: str, max_len: int, *, required: bool = True) -> str | None:
-    """A trimmed string of at most ``max_len`` characters; empty means absent."""
-    if value is None:
-        cleaned = ""
-    elif isinstance(value, str):
-        cleaned = value.strip()
-    else:
-        raise InvalidInput(f"{field} must be text", field=field)
-    if not cleaned:
-        if required:
-            raise InvalidInput(f"{field} is required", field=field)
-        return None
-    if len(cleaned) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters", field=field)
-    return cleaned
-
-
-def choice(value: Any, field: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidInput(f"{field} must be one of {', '.join(allowed)}", field=field)
-    return value
-
-
-def int_in_range(value: Any, field: str, low: int, high: int) -> int:
-    """A whole number in [low, high]; booleans and fractions are refused."""
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
-    if number is None or not low <= number <= high:
-        raise InvalidInput(f"{field} must be a whole number from {low} to {high}", field=field)
-    return number
-
-
-def timestamp(value: datetime | None, field: str) -> datetime:
-    """The given time (timezone-aware) or now."""
-    if value is None:
-        return utcnow()
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput(f"{field} must be a timezone-aware time", field=field)
-    return value
-
-
-def live_customer(session: Session, customer_id: int, *, lock: bool = False) -> Customer:
-    customer = get_or_404(session, Customer, customer_id, "customer", lock=lock)
-    if customer.erased_at is not None:
-        raise InvalidInput(f"customer {customer_id} was erased; nothing new is recorded for them",
-                           field="customer_id")
-    return customer
-
-
-def customer_order(session: Session, customer_id: int, order_id: int | None) -> Order | None:
-    """The order, which must be the customer's own."""
-    if order_id is None:
-        return None
-    order = get_or_404(session, Order, order_id, "order")
-    if order.customer_id != customer_id:
-        raise InvalidInput(f"order {order_id} is not an order of customer {customer_id}", field="order_id")
-    return order
-
-
-def customer_ticket(session: Session, customer_id: int, ticket_id: int | None) -> Ticket | None:
-    if ticket_id is None:
-        return None
-    ticket = get_or_404(session, Ticket, ticket_id, "ticket")
-    if ticket.customer_id != customer_id:
-        raise InvalidInput(f"ticket {ticket_id} is not a ticket of customer {customer_id}", field="ticket_id")
-    return ticket
-
-
-def linked_merchant(order: Order | None, ticket: Ticket | None) -> int | None:
-    """The merchant a record is tied to through its order and/or ticket (they must agree)."""
-    merchants = {m for m in (order.merchant_id if order else None, ticket.merchant_id if ticket else None) if m}
-    if len(merchants) > 1:
-        raise InvalidInput("the order and the ticket belong to different merchants", field="ticket_id")
-    return merchants.pop() if merchants else None
-
-
-# --------------------------------------------------------------------------- communication log
-
-
-def log_communication(
-    store: Store, customer_id: int, direction: str, channel: str, subject: str | None, summary: str | None,
-    agent: str | None, occurred_at: datetime | None = None, order_id: int | None = None,
-    ticket_id: int | None = None,
-) -> dict[str, Any]:
-    """Record one email, call, chat or SMS with a customer (a subject or a summary is needed)."""
-    access.require("crm.write")
-    direction = choice(direction, "direction", DIRECTIONS)
-    channel = choice(channel, "channel", COMM_CHANNELS)
-    subject_t = text(subject, "subject", 200, required=False)
-    summary_t = text(summary, "summary", 10_000, required=False)
-    if subject_t is None and summary_t is None:
-        raise InvalidInput("a communication needs a subject or a summary", field="subject")
-    agent_t = text(agent, "agent", 100, required=False)
-    when = timestamp(occurred_at, "occurred_at")
-
-    def work(session: Session) -> int:
-        live_customer(session, customer_id)
-        order = customer_order(session, customer_id, order_id)
-        ticket = customer_ticket(session, customer_id, ticket_id)
-        authorize("crm.write", linked_merchant(order, ticket))
-        comm = Communication(
-            customer_id=customer_id, direction=direction, channel=channel, subject=subject_t, summary=summary_t,
-            agent=agent_t, order_id=order_id, ticket_id=ticket_id, occurred_at=when,
-        )
-        session.add(comm)
-        session.flush()
-        return comm.id
-
-    comm_id = store.run_write(work)
-    with store.read() as session:
-        return _communication_dict(session.get(Communication, comm_id))  # type: ignore[arg-type]
-
-
-def _communication_dict(c: Communication) -> dict[str, Any]:
-    return {
-        "communication_id": c.id, "customer_id": c.customer_id, "occurred_at": c.occurred_at,
-        "direction": c.direction, "channel": c.channel, "subject": c.subject, "summary": c.summary,
-        "agent": c.agent, "order_id": c.order_id, "ticket_id": c.ticket_id, "created_at": c.created_at,
-    }
-
-
-def list_communications(store: Store, customer_id: int, *, limit: int = 200) -> list[dict[str, Any]]:
-    """A customer's communications, newest first (for a merchant: those tied to its orders)."""
-    access.require("crm.read")
-    scope = access.merchant_scope()
-    with store.read() as session:
-        get_or_404(session, Customer, customer_id, "customer")
-        query = select(Communication).where(Communication.customer_id == customer_id)
-        if scope is not None:
-            order, ticket = aliased(Order), aliased(Ticket)
-            query = (
-                query.outerjoin(order, order.id == Communication.order_id)
-                .outerjoin(ticket, ticket.id == Communication.ticket_id)
-                .where(or_(order.merchant_id == scope, ticket.merchant_id == scope))
-            )
-        rows = session.scalars(query.order_by(Communication.occurred_at.desc(), Communication.id.desc()).limit(limit))
-        return [_communication_dict(c) for c in rows]
-
-
-# --------------------------------------------------------------------------- tickets
 
 
 def open_ticket(
