@@ -6,6 +6,7 @@ import typer
 
 from ops_store.cli import catalog, crm, customers, loyalty, marketing, orders, security, stock
 from ops_store.cli.backup import backup_command, restore_command
+from ops_store.cli.importing import import_command
 from ops_store.cli.output import JSON_OPTION, run, store
 
 app = typer.Typer(help="ecom: e-commerce operations and analytics.", no_args_is_help=True,
@@ -37,6 +38,7 @@ def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an 
     run_demo(reset=reset)
 
 
+app.command("import")(import_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.add_typer(db_app, name="db")
