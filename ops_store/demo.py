@@ -174,3 +174,24 @@ def run_demo(*, reset: bool = True) -> None:
     customers_and_service(store, first)
     print_stock(store)
     console.print(f"Store file: {url}. Try: ecom order show {first}  (with OPS_STORE_URL={url})")
+    simulated_shop(data_dir, reset=reset)
+
+
+def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int = 180) -> None:
+    """Step 3 of the tour: a whole shop's history, simulated through the store's own rules, for
+    the analytics to come (clickstream and competitor files land in the data dir)."""
+    from ops_store.simulate.config import SimConfig
+    from ops_store.simulate.run import simulate
+
+    path = data_dir / "demo" / "shop.sqlite"
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+    shop = Store(f"sqlite:///{path}")
+    upgrade(shop)
+    report = simulate(shop, SimConfig(orders=orders, days=days, seed=7), data_dir)
+    info = report.info
+    console.print(f"[bold]7. A simulated shop[/bold]: {info['orders']} orders over {info['days']} days "
+                  f"({info['start']} .. {info['end']}) from {report.rows.get('customers', 0):,} customers, "
+                  f"{sum(v for k, v in report.rows.items() if not k.startswith('landing:')):,} rows in "
+                  f"{path}; clickstream and competitor prices in {info['landing']}")

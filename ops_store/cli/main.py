@@ -8,6 +8,7 @@ from ops_store.cli import catalog, crm, customers, loyalty, marketing, orders, s
 from ops_store.cli.backup import backup_command, restore_command
 from ops_store.cli.importing import import_command
 from ops_store.cli.output import JSON_OPTION, run, store
+from ops_store.cli.simulate import simulate_command
 
 app = typer.Typer(help="ecom: e-commerce operations and analytics.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -38,6 +39,7 @@ def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an 
     run_demo(reset=reset)
 
 
+app.command("simulate")(simulate_command)
 app.command("import")(import_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
