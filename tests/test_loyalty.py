@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,20 +18,12 @@ from ops_store.cli.loyalty import loyalty_app
 from ops_store.db import Store
 from ops_store.errors import DomainError, InvalidInput
 from ops_store.models import AuditEntry, Customer, LoyaltyAccount, LoyaltyEntry, TierChange
-from ops_store.payments.provider import FakeProvider, register_provider
 from ops_store.security.access import PermissionDenied, Principal, acting_as
 from ops_store.services import catalog, loyalty, orders, returns, shipping, stock
 from ops_store.types import utcnow
 from tests.factories import make_shop, order_doc
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _fresh_payment_provider() -> Iterator[None]:
-    register_provider(FakeProvider())
-    yield
-    register_provider(FakeProvider())
 
 
 # --------------------------------------------------------------------------- helpers

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,6 @@ from ops_store.cli.marketing import campaign_app, coupon_app
 from ops_store.db import Store
 from ops_store.errors import AlreadyExists, Conflict, DomainError, InvalidInput, NotFound
 from ops_store.models import Campaign, CampaignMember, Coupon, CouponRedemption, Order
-from ops_store.payments.provider import FakeProvider, register_provider
 from ops_store.security.access import PermissionDenied, Principal, acting_as
 from ops_store.services import campaigns, catalog, coupons, loyalty, orders
 from ops_store.types import utcnow
@@ -24,13 +22,6 @@ from tests.factories import make_shop
 from tests.test_loyalty import assert_books, balance, customer_id, own_skus, place
 
 D = Decimal
-
-
-@pytest.fixture(autouse=True)
-def _fresh_payment_provider() -> Iterator[None]:
-    register_provider(FakeProvider())
-    yield
-    register_provider(FakeProvider())
 
 
 def today():  # type: ignore[no-untyped-def]
