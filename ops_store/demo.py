@@ -72,7 +72,7 @@ def print_stock(store: Store) -> None:
     console.print(table)
 
 
-def customers_and_service(store: Store, delivered_order: int) -> None:
+def customers_and_service(store: Store, data_dir: Path) -> None:
     """Step 2 of the tour: customers with protected personal data, a campaign coupon, loyalty,
     a support ticket, a review, the audit trail and a verified backup."""
     console.print("[bold]6. Customers, marketing and service[/bold]")
@@ -106,12 +106,8 @@ def customers_and_service(store: Store, delivered_order: int) -> None:
     tickets.add_message(store, ticket["ticket_id"], "agent", "support", "Sorry! A replacement is on its way.")
     feedback.add_review(store, ada["customer_id"], "LAMP-3", 4, "Lovely light, one flickered.")
     console.print(f"  ticket {ticket['ticket_id']} answered within its target; Ada's review is a verified purchase")
-    made = backup(store, settings_data_dir() / "backups")
+    made = backup(store, data_dir / "backups")
     console.print(f"  backup of {len(made['tables'])} tables written to {made['path']} with a verified manifest")
-
-
-def settings_data_dir() -> Path:
-    return StoreSettings().ensure_data_dir()
 
 
 def run_demo(*, reset: bool = True) -> None:
@@ -171,7 +167,7 @@ def run_demo(*, reset: bool = True) -> None:
     replenishment.receive_purchase_order(store, po["purchase_order_id"], actor="demo")
     console.print(f"  purchase order {po['purchase_order_id']}: {alert['suggested_qty']} PAN-28 at 22.40 received; "
                   f"open alerts now: {', '.join(a['sku'] for a in replenishment.list_alerts(store)) or 'none'}")
-    customers_and_service(store, first)
+    customers_and_service(store, data_dir)
     print_stock(store)
     console.print(f"Store file: {url}. Try: ecom order show {first}  (with OPS_STORE_URL={url})")
     simulated_shop(data_dir, reset=reset)

@@ -7,12 +7,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ops_store.errors import InvalidInput, NotFound
 from ops_store.models import Carrier, Merchant, Product, Supplier, Warehouse
 
 SYSTEM_ACTOR = "system"
+
+
+def upsert_into(session: Session, model: type) -> Any:
+    """An INSERT for ``model`` that supports ON CONFLICT on both backends (PostgreSQL, SQLite)."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def parse_decimal(value: Any, field: str, *, places: int = 2, minimum: Decimal | None = Decimal("0")) -> Decimal:

@@ -11,13 +11,12 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ops_store.errors import InsufficientStock, InvalidInput
 from ops_store.models import StockLevel, StockMovement, StockValuation
 from ops_store.services import alerts
+from ops_store.services.common import upsert_into
 
 COST_QUANTUM = Decimal("0.0001")
 INFLOWS = {"receipt", "return", "transfer_in"}
@@ -26,17 +25,12 @@ OUTFLOWS = {"sale", "transfer_out"}
 LevelKey = tuple[int, int]  # (product_id, warehouse_id)
 
 
-def _insert(session: Session, model: type):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
 def lock_valuations(session: Session, product_ids: Iterable[int]) -> dict[int, StockValuation]:
     ids = sorted(set(product_ids))
     if not ids:
         return {}
     session.execute(
-        _insert(session, StockValuation)
+        upsert_into(session, StockValuation)
         .values([{"product_id": pid, "avg_unit_cost": Decimal("0")} for pid in ids])
         .on_conflict_do_nothing()
     )
@@ -57,7 +51,7 @@ def lock_levels(session: Session, keys: Iterable[LevelKey], *, create: bool = Tr
         return {}
     if create:
         session.execute(
-            _insert(session, StockLevel)
+            upsert_into(session, StockLevel)
             .values([{"product_id": p, "warehouse_id": w, "on_hand": 0, "reserved": 0} for p, w in wanted])
             .on_conflict_do_nothing()
         )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ops_store.errors import InvalidInput, NotFound
 from ops_store.models import Customer, LoyaltyAccount, LoyaltyEntry, LoyaltyProgramme, LoyaltyTier, Order
 from ops_store.security.access import PermissionDenied, merchant_scope
-from ops_store.services.ledger import _insert
+from ops_store.services.common import upsert_into
 from ops_store.types import utcnow
 
 PROGRAMME_ID = 1
@@ -46,7 +46,7 @@ def lock_account(session: Session, customer_id: int) -> LoyaltyAccount:
     """The customer's account row, created (in the base tier) if missing, locked FOR UPDATE."""
     now = utcnow()
     session.execute(
-        _insert(session, LoyaltyAccount)
+        upsert_into(session, LoyaltyAccount)
         .values(customer_id=customer_id, balance=0, tier=_base_tier(session), updated_at=now)
         .on_conflict_do_nothing()
     )

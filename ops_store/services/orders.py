@@ -36,8 +36,8 @@ from ops_store.payments.card_guard import redact_card_data
 from ops_store.security import access
 from ops_store.services import alerts, coupons, loyalty, order_states
 from ops_store.services.allocation import Demand, allocate
-from ops_store.services.common import merchant_by_code
-from ops_store.services.ledger import _insert, lock_levels
+from ops_store.services.common import merchant_by_code, upsert_into
+from ops_store.services.ledger import lock_levels
 from ops_store.services.order_document import OrderDocument, parse_order_document
 from ops_store.types import utcnow
 
@@ -77,7 +77,7 @@ def warehouse_order(session: Session, merchant: Merchant) -> list[int]:
 
 def _customer_id(session: Session, customer_ref: str) -> int:
     session.execute(
-        _insert(session, Customer).values(customer_ref=customer_ref, created_at=utcnow(), updated_at=utcnow())
+        upsert_into(session, Customer).values(customer_ref=customer_ref, created_at=utcnow(), updated_at=utcnow())
         .on_conflict_do_nothing()
     )
     return session.scalar(select(Customer.id).where(Customer.customer_ref == customer_ref))  # type: ignore[return-value]

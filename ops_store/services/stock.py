@@ -42,7 +42,7 @@ def receive_stock(
             session, level=level, valuation=valuation, kind="receipt", quantity=quantity, unit_cost=cost,
             reason=reason or "goods received", ref_type="manual", actor=actor, sku=sku,
         )
-        return _position(session, product, wh, level, valuation)
+        return _position(product, wh, level, valuation)
 
     return store.run_write(work)
 
@@ -72,7 +72,7 @@ def adjust_stock(
         )
         audit.record(session, "stock.adjust", target_type="stock_movement", target_id=movement.id,
                      details={"sku": sku, "warehouse": warehouse, "qty": delta, "reason": reason})
-        return _position(session, product, wh, level, valuation)
+        return _position(product, wh, level, valuation)
 
     return store.run_write(work)
 
@@ -102,13 +102,13 @@ def transfer_stock(
             ref_type="transfer", ref_id=out.id, actor=actor, sku=sku,
         )
         return [
-            _position(session, product, w, levels[(product.id, w.id)], valuation) for w in (src, dst)
+            _position(product, w, levels[(product.id, w.id)], valuation) for w in (src, dst)
         ]
 
     return store.run_write(work)
 
 
-def _position(session, product: Product, wh: Warehouse, level: StockLevel, valuation: StockValuation | None):  # type: ignore[no-untyped-def]
+def _position(product: Product, wh: Warehouse, level: StockLevel, valuation: StockValuation | None) -> dict[str, Any]:
     avg = valuation.avg_unit_cost if valuation else Decimal("0")
     return {
         "sku": product.sku,
@@ -144,7 +144,7 @@ def stock_show(
         if warehouse is not None:
             query = query.where(Warehouse.id == warehouse_by_code(session, warehouse).id)
         rows = session.execute(query.order_by(Product.sku, Warehouse.priority, Warehouse.code))
-        return [_position(session, p, w, lvl, v) for p, w, lvl, v in rows]
+        return [_position(p, w, lvl, v) for p, w, lvl, v in rows]
 
 
 def ledger(store: Store, sku: str, *, merchant: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
