@@ -1,0 +1,70 @@
+"""Landing-file assets: clickstream events as daily partitions (a backfill of a date range runs
+as one run), competitor price files as dynamic partitions that a sensor adds as files arrive.
+Quarantined rows go to meta.quarantine; their count and reasons show in the run's metadata."""
+
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from pipelines.landing_load import PartitionLoad, load_competitor_file, load_events_day
+from pipelines.resources import WarehouseResource
+from pipelines.settings import PipelineSettings
+
+LANDING_GROUP = "raw_landing"
+EVENTS_KEY = dg.AssetKey(["raw", "events"])
+COMPETITOR_KEY = dg.AssetKey(["raw", "competitor_prices"])
+competitor_files = dg.DynamicPartitionsDefinition(name="competitor_price_files")
+
+
+def events_partitions() -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=PipelineSettings().events_start, timezone="UTC")
+
+
+def _summary(loads: list[PartitionLoad]) -> dict[str, object]:
+    reasons: dict[str, int] = {}
+    for load in loads:
+        for reason, n in load.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    return {"partitions": len(loads), "files": sum(len(x.files) for x in loads),
+            "rows_loaded": sum(x.rows_loaded for x in loads),
+            "rows_quarantined": sum(x.rows_quarantined for x in loads),
+            "quarantine_reasons": reasons,
+            "partitions_without_files": [x.partition_key for x in loads if not x.files][:50]}
+
+
+def events_asset() -> dg.AssetsDefinition:
+    @dg.asset(key=EVENTS_KEY, group_name=LANDING_GROUP, partitions_def=events_partitions(), kinds={"duckdb"},
+              backfill_policy=dg.BackfillPolicy.single_run(),
+              description="Clickstream events of each day (landing/events/dt=YYYY-MM-DD/*.parquet).")
+    def events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        landing = warehouse.settings().landing_dir
+        loads = []
+        with warehouse.writer() as con:
+            for key in context.partition_keys:
+                loads.append(load_events_day(con, landing, date.fromisoformat(key)))
+        summary = _summary(loads)
+        context.log.info(f"events: {summary['rows_loaded']} rows loaded, {summary['rows_quarantined']} quarantined "
+                         f"over {summary['partitions']} day(s)")
+        return dg.MaterializeResult(metadata=summary)
+
+    return events
+
+
+@dg.asset(key=COMPETITOR_KEY, group_name=LANDING_GROUP, partitions_def=competitor_files, kinds={"duckdb"},
+          backfill_policy=dg.BackfillPolicy.single_run(),
+          description="Competitor price lists, one partition per file (landing/competitor_prices/*.csv).")
+def competitor_prices(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    folder = warehouse.settings().landing_dir / "competitor_prices"
+    with warehouse.writer() as con:
+        loads = [load_competitor_file(con, folder / Path(key).name) for key in context.partition_keys]
+    return dg.MaterializeResult(metadata=_summary(loads))
+
+
+def landing_files(settings: PipelineSettings, kind: str) -> list[Path]:
+    """The files waiting in a landing folder, in name order."""
+    if kind == "competitor_prices":
+        return sorted((settings.landing_dir / "competitor_prices").glob("*.csv"))
+    return sorted((settings.landing_dir / "events").glob("dt=*/*.parquet"))

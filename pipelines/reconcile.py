@@ -1,0 +1,118 @@
+"""What the asset checks compute: does the warehouse hold what the store holds?
+
+Each function returns a CheckOutcome: passed or not, figures for the UI, and the keys of the
+offending rows (at most SAMPLE of them) so an engineer can go straight to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+from sqlalchemy import Date, cast, func, select
+
+from ops_store.db import Store
+from ops_store.models import Order
+from pipelines.store_tables import TableSpec
+
+SAMPLE = 20
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _keys(spec: TableSpec, alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{k}"' for k in spec.key)
+
+
+def keys_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> CheckOutcome:
+    keys = _keys(spec)
+    rows = con.execute(f"SELECT {keys}, count(*) AS n FROM raw.{spec.name} GROUP BY ALL HAVING count(*) > 1 "
+                       f"ORDER BY n DESC LIMIT {SAMPLE}").fetchall()
+    return CheckOutcome(not rows, f"each {', '.join(spec.key)} appears once in raw.{spec.name}",
+                        {"duplicated_keys": [list(r[:-1]) for r in rows]})
+
+
+def rows_match_store(con: duckdb.DuckDBPyConnection, prefix: str, spec: TableSpec) -> CheckOutcome:
+    """Same keys in store and warehouse, for the rows the last load could have seen: with an id,
+    ids up to the highest loaded; else rows changed up to the watermark; else all rows."""
+    keys = _keys(spec)
+    bound, params = "", []
+    if spec.key == ("id",):
+        bound, params = "WHERE id <= (SELECT coalesce(max(id), 0) FROM raw.{t})", []
+    elif spec.watermark_column == "updated_at":
+        row = con.execute("SELECT watermark_at FROM meta.watermarks WHERE table_name = ?", [spec.name]).fetchone()
+        if row and row[0] is not None:
+            bound, params = "WHERE CAST(updated_at AS TIMESTAMP) <= ?", [row[0]]
+    bound = bound.format(t=spec.name)
+    store_rows = f"SELECT {keys} FROM {prefix}.{spec.name} {bound}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _store_keys AS {store_rows}", params)
+    try:
+        missing = con.execute(f"SELECT {keys} FROM _store_keys EXCEPT SELECT {keys} FROM raw.{spec.name} "
+                              f"ORDER BY ALL LIMIT {SAMPLE}").fetchall()
+        extra = con.execute(f"SELECT {keys} FROM raw.{spec.name} EXCEPT SELECT {keys} FROM _store_keys "
+                            f"ORDER BY ALL LIMIT {SAMPLE}").fetchall()
+        store_n = con.execute("SELECT count(*) FROM _store_keys").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp._store_keys")
+    warehouse_n = con.execute(f"SELECT count(*) FROM raw.{spec.name}").fetchone()[0]
+    return CheckOutcome(not missing and not extra and store_n == warehouse_n,
+                        f"raw.{spec.name} holds the store's rows",
+                        {"store_rows": store_n, "warehouse_rows": warehouse_n,
+                         "missing_keys": [list(r) for r in missing], "extra_keys": [list(r) for r in extra]})
+
+
+def store_orders_per_day(store: Store, max_id: int) -> dict[date, tuple[int, Decimal, Decimal, Decimal]]:
+    """Orders per day of placement in the store (through the store's own types, so the check is
+    independent of the load's conversions): count, subtotal, discount and total."""
+    if store.engine.dialect.name == "sqlite":
+        day = func.substr(Order.placed_at, 1, 10)
+    else:
+        day = cast(func.timezone("UTC", Order.placed_at), Date)
+    query = (select(day, func.count(), func.sum(Order.subtotal), func.sum(Order.discount), func.sum(Order.total))
+             .where(Order.id <= max_id).group_by(day))
+    with store.read() as session:
+        rows = session.execute(query).all()
+    return {date.fromisoformat(str(d)[:10]): (n, Decimal(s), Decimal(disc), Decimal(t)) for d, n, s, disc, t in rows}
+
+
+def orders_per_day_match(con: duckdb.DuckDBPyConnection, store: Store) -> CheckOutcome:
+    """Order counts and money per day reconcile between store and warehouse to the cent."""
+    max_id = con.execute("SELECT coalesce(max(id), 0) FROM raw.orders").fetchone()[0]
+    ours = {d: (n, s, disc, t) for d, n, s, disc, t in con.execute(
+        "SELECT CAST(placed_at AS DATE), count(*), sum(subtotal), sum(discount), sum(total) FROM raw.orders "
+        "GROUP BY 1").fetchall()}
+    theirs = store_orders_per_day(store, max_id)
+    bad_days = sorted(d for d in set(ours) | set(theirs) if ours.get(d) != theirs.get(d))
+    sample = [{"day": d.isoformat(), "store": _fmt(theirs.get(d)), "warehouse": _fmt(ours.get(d))}
+              for d in bad_days[:SAMPLE]]
+    total_store = sum((v[3] for v in theirs.values()), Decimal(0))
+    total_ours = sum((v[3] for v in ours.values()), Decimal(0))
+    return CheckOutcome(not bad_days, "orders and order money per day match the store to the cent",
+                        {"days_compared": len(set(ours) | set(theirs)), "days_differing": len(bad_days),
+                         "differing_days": sample, "store_total": str(total_store),
+                         "warehouse_total": str(total_ours)})
+
+
+def _fmt(row: tuple[int, Decimal, Decimal, Decimal] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {"orders": row[0], "subtotal": str(row[1]), "discount": str(row[2]), "total": str(row[3])}
+
+
+def no_negative_stock(con: duckdb.DuckDBPyConnection) -> CheckOutcome:
+    """On hand (the sum of the ledger's movements) is never below zero, nor any stock level."""
+    ledger = con.execute(f"SELECT product_id, warehouse_id, sum(quantity) AS on_hand FROM raw.stock_movements "
+                         f"GROUP BY ALL HAVING sum(quantity) < 0 ORDER BY ALL LIMIT {SAMPLE}").fetchall()
+    levels = con.execute(f"SELECT product_id, warehouse_id, on_hand FROM raw.stock_levels WHERE on_hand < 0 "
+                         f"ORDER BY ALL LIMIT {SAMPLE}").fetchall()
+    return CheckOutcome(not ledger and not levels, "no product is below zero on hand in any warehouse",
+                        {"negative_in_ledger": [list(r) for r in ledger],
+                         "negative_stock_levels": [list(r) for r in levels]})

@@ -1,0 +1,54 @@
+"""Dagster resources: the store (read-only here) and the warehouse. Empty settings fall back to
+the environment (OPS_STORE_URL, ECOM_DATA_DIR, ECOM_WAREHOUSE_PATH) when the run starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from ops_store.db import Store
+from ops_store.settings import StoreSettings
+from pipelines.settings import PipelineSettings
+from pipelines.warehouse import writer
+
+
+class StoreResource(dg.ConfigurableResource):
+    """The operational store the pipeline reads from."""
+
+    url: str = ""
+
+    def store_url(self) -> str:
+        return self.url or StoreSettings().store_url
+
+    @contextmanager
+    def open(self) -> Iterator[Store]:
+        store = Store(self.store_url())
+        try:
+            yield store
+        finally:
+            store.dispose()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse the pipeline writes (and publishes snapshots of)."""
+
+    path: str = ""
+
+    def settings(self) -> PipelineSettings:
+        settings = PipelineSettings()
+        if self.path:
+            settings.ecom_warehouse_path = Path(self.path)
+        return settings
+
+    @contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with writer(self.settings()) as con:
+            yield con
+
+
+def default_resources() -> dict[str, object]:
+    return {"store": StoreResource(), "warehouse": WarehouseResource()}

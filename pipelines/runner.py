@@ -1,0 +1,140 @@
+"""Running the pipeline end to end from the command line (what `ecom pipeline run` does).
+
+Three runs, in Dagster's own instance under DAGSTER_HOME (so they show in `dagster dev` like any
+other): the clickstream days found in the landing folder, the competitor price files, then the
+build of every store table with its checks and the published snapshot. Progress is read from
+the instance's event log while a run executes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pipelines.assets_landing import competitor_files, landing_files
+from pipelines.jobs import full_refresh_config
+from pipelines.settings import PipelineSettings
+
+Progress = Callable[[str, int, int, str], None]  # phase, done, total, latest message
+TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
+
+
+def prepare_environment(settings: PipelineSettings | None = None) -> Path:
+    """DAGSTER_HOME inside the data dir with telemetry off, and dbt's and others' tracking off."""
+    settings = settings or PipelineSettings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(TELEMETRY_OFF)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return home
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    run_id: str
+    success: bool
+    materialized: int
+    failed_checks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PipelineResult:
+    phases: list[PhaseResult] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(p.success for p in self.phases)
+
+
+def _watch(instance: dg.DagsterInstance, run_id: str, phase: str, total: int, progress: Progress,
+           stop: threading.Event) -> None:
+    done_types = {dg.DagsterEventType.ASSET_MATERIALIZATION}
+    while not stop.wait(0.3):
+        logs = instance.all_logs(run_id, of_type=done_types)
+        latest = logs[-1].dagster_event.asset_key.to_user_string() if logs and logs[-1].dagster_event else ""
+        progress(phase, len(logs), total, latest)
+
+
+def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.DagsterInstance, total: int,
+             progress: Progress | None, **kwargs: object) -> PhaseResult:
+    run_id = str(uuid.uuid4())
+    stop = threading.Event()
+    watcher = None
+    if progress:
+        progress(phase, 0, total, "starting")
+        watcher = threading.Thread(target=_watch, args=(instance, run_id, phase, total, progress, stop), daemon=True)
+        watcher.start()
+    try:
+        run_config = {**QUIET, **(kwargs.pop("run_config", None) or {})}  # type: ignore[dict-item]
+        result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, run_id=run_id,
+                                                                   run_config=run_config, raise_on_error=False,
+                                                                   **kwargs)
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
+    materialized = len(result.get_asset_materialization_events())
+    failed_checks = [e.asset_check_evaluation_data.asset_check_key.to_user_string()
+                     for e in result.get_asset_check_evaluations() if not e.passed]
+    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+                for e in result.all_events if e.is_step_failure]
+    if progress:
+        progress(phase, materialized, total, "done" if result.success else "failed")
+    return PhaseResult(phase, run_id, result.success, materialized, failed_checks, failures)
+
+
+def run_pipeline(*, full: bool = False, landing: bool = True, progress: Progress | None = None,
+                 settings: PipelineSettings | None = None, defs: dg.Definitions | None = None) -> PipelineResult:
+    """Landing files first, then the store tables, checks and the published snapshot."""
+    settings = settings or PipelineSettings()
+    prepare_environment(settings)
+    if defs is None:
+        from pipelines.definitions import build_definitions
+
+        defs = build_definitions()
+    outcome = PipelineResult()
+    with dg.DagsterInstance.get() as instance:
+        if landing:
+            days = sorted({p.parent.name.removeprefix("dt=") for p in landing_files(settings, "events")})
+            if days:
+                span = _days_between(days[0], days[-1])
+                outcome.phases.append(_execute(defs, "events_daily", "clickstream days", instance, span, progress,
+                                               tags=_range(days[0], days[-1])))
+            files = [p.name for p in landing_files(settings, "competitor_prices")]
+            if files:
+                known = set(instance.get_dynamic_partitions(competitor_files.name))
+                new = [f for f in files if f not in known]
+                if new:
+                    instance.add_dynamic_partitions(competitor_files.name, new)
+                keys = instance.get_dynamic_partitions(competitor_files.name)
+                wanted = [i for i, k in enumerate(keys) if k in set(files)]
+                ordered = keys[wanted[0]:wanted[-1] + 1]
+                outcome.phases.append(_execute(defs, "competitor_prices", "competitor price files", instance,
+                                               len(ordered), progress, tags=_range(ordered[0], ordered[-1])))
+        build_job = "full_build" if full else "ingest"
+        total = len(defs.resolve_job_def(build_job).asset_layer.selected_asset_keys)
+        outcome.phases.append(_execute(defs, build_job, "store tables and snapshot", instance, total, progress,
+                                       run_config=full_refresh_config() if full else None))
+    return outcome
+
+
+def _days_between(first: str, last: str) -> int:
+    return (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}

@@ -1,0 +1,54 @@
+"""Sensors: competitor price files as they land, and new low-stock alerts in the store."""
+
+
+import json
+
+import dagster as dg
+from sqlalchemy import select
+
+from ops_store.models import StockAlert
+from pipelines.assets_landing import competitor_files, landing_files
+from pipelines.jobs import competitor_job, stock_refresh_job
+from pipelines.resources import StoreResource, WarehouseResource
+
+RUNNING = dg.DefaultSensorStatus.RUNNING
+
+
+@dg.sensor(job=competitor_job, minimum_interval_seconds=60, default_status=RUNNING,
+           description="A run for each competitor price file that arrived or changed in landing/competitor_prices.")
+def competitor_price_files_sensor(context: dg.SensorEvaluationContext,
+                                  warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
+    seen: dict[str, str] = json.loads(context.cursor or "{}")
+    arrived: dict[str, str] = {}
+    for path in landing_files(warehouse.settings(), "competitor_prices"):
+        stat = path.stat()
+        stamp = f"{stat.st_size}-{stat.st_mtime_ns}"
+        if seen.get(path.name) != stamp:
+            arrived[path.name] = stamp
+    if not arrived:
+        return dg.SkipReason("no new competitor price files")
+    known = set(context.instance.get_dynamic_partitions(competitor_files.name))
+    new_keys = [name for name in arrived if name not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=name, run_key=f"{name}@{stamp}") for name, stamp in arrived.items()],
+        dynamic_partitions_requests=[competitor_files.build_add_request(new_keys)] if new_keys else [],
+        cursor=json.dumps({**seen, **arrived}, sort_keys=True))
+
+
+@dg.sensor(job=stock_refresh_job, minimum_interval_seconds=60, default_status=RUNNING,
+           description="New open low-stock alerts in the store: refresh the stock tables and publish "
+                       "(the merchant's notification follows in step 8).")
+def low_stock_alerts_sensor(context: dg.SensorEvaluationContext,
+                            store: StoreResource) -> dg.RunRequest | dg.SkipReason:
+    last_seen = int(context.cursor or 0)
+    with store.open() as st, st.read() as session:
+        alerts = session.execute(select(StockAlert.id, StockAlert.product_id, StockAlert.warehouse_id)
+                                 .where(StockAlert.status == "open", StockAlert.id > last_seen)
+                                 .order_by(StockAlert.id)).all()
+    if not alerts:
+        return dg.SkipReason(f"no new open low-stock alerts after #{last_seen}")
+    newest = alerts[-1].id
+    context.update_cursor(str(newest))
+    ids = [a.id for a in alerts]
+    return dg.RunRequest(run_key=f"low-stock-{newest}",
+                         tags={"ecom/alert_ids": ",".join(map(str, ids[:200])), "ecom/alert_count": str(len(ids))})
