@@ -53,14 +53,17 @@ def events_asset() -> dg.AssetsDefinition:
     return events
 
 
-@dg.asset(key=COMPETITOR_KEY, group_name=LANDING_GROUP, partitions_def=competitor_files, kinds={"duckdb"},
-          backfill_policy=dg.BackfillPolicy.single_run(),
-          description="Competitor price lists, one partition per file (landing/competitor_prices/*.csv).")
-def competitor_prices(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    folder = warehouse.settings().landing_dir / "competitor_prices"
-    with warehouse.writer() as con:
-        loads = [load_competitor_file(con, folder / Path(key).name) for key in context.partition_keys]
-    return dg.MaterializeResult(metadata=_summary(loads))
+def competitor_prices_asset() -> dg.AssetsDefinition:
+    @dg.asset(key=COMPETITOR_KEY, group_name=LANDING_GROUP, partitions_def=competitor_files, kinds={"duckdb"},
+              backfill_policy=dg.BackfillPolicy.single_run(),
+              description="Competitor price lists, one partition per file (landing/competitor_prices/*.csv).")
+    def competitor_prices(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        folder = warehouse.settings().landing_dir / "competitor_prices"
+        with warehouse.writer() as con:
+            loads = [load_competitor_file(con, folder / Path(key).name) for key in context.partition_keys]
+        return dg.MaterializeResult(metadata=_summary(loads))
+
+    return competitor_prices
 
 
 def landing_files(settings: PipelineSettings, kind: str) -> list[Path]:

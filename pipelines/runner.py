@@ -47,7 +47,7 @@ class PhaseResult:
     run_id: str
     success: bool
     materialized: int
-    failed_checks: list[str] = field(default_factory=list)
+    failed_checks: list[dict[str, object]] = field(default_factory=list)  # check key and offending keys
     failures: list[str] = field(default_factory=list)
 
 
@@ -88,7 +88,8 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
         if watcher:
             watcher.join()
     materialized = len(result.get_asset_materialization_events())
-    failed_checks = [e.asset_check_evaluation_data.asset_check_key.to_user_string()
+    failed_checks = [{"check": e.asset_check_key.to_user_string(),
+                      "metadata": {k: getattr(v, "value", v) for k, v in e.metadata.items()}}
                      for e in result.get_asset_check_evaluations() if not e.passed]
     failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
                 for e in result.all_events if e.is_step_failure]
@@ -138,3 +139,25 @@ def _days_between(first: str, last: str) -> int:
 
 def _range(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def backfill_events(first: date, last: date, *, progress: Progress | None = None,
+                    settings: PipelineSettings | None = None) -> PipelineResult:
+    """Load the clickstream days first..last (inclusive) as one run."""
+    from ops_store.errors import InvalidInput
+    from pipelines.definitions import build_definitions
+
+    settings = settings or PipelineSettings()
+    if last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}", field="--to")
+    start = date.fromisoformat(settings.events_start)
+    if first < start:
+        raise InvalidInput(f"--from {first} is before the first clickstream partition {start} (ECOM_EVENTS_START)",
+                           field="--from")
+    prepare_environment(settings)
+    outcome = PipelineResult()
+    with dg.DagsterInstance.get() as instance:
+        outcome.phases.append(_execute(build_definitions(), "events_daily", "clickstream days", instance,
+                                       (last - first).days + 1, progress,
+                                       tags=_range(first.isoformat(), last.isoformat())))
+    return outcome

@@ -8,13 +8,13 @@ from sqlalchemy import select
 
 from ops_store.models import StockAlert
 from pipelines.assets_landing import competitor_files, landing_files
-from pipelines.jobs import competitor_job, stock_refresh_job
+from pipelines.jobs import COMPETITOR_JOB, STOCK_REFRESH_JOB
 from pipelines.resources import StoreResource, WarehouseResource
 
 RUNNING = dg.DefaultSensorStatus.RUNNING
 
 
-@dg.sensor(job=competitor_job, minimum_interval_seconds=60, default_status=RUNNING,
+@dg.sensor(job_name=COMPETITOR_JOB, minimum_interval_seconds=60, default_status=RUNNING,
            description="A run for each competitor price file that arrived or changed in landing/competitor_prices.")
 def competitor_price_files_sensor(context: dg.SensorEvaluationContext,
                                   warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
@@ -35,7 +35,7 @@ def competitor_price_files_sensor(context: dg.SensorEvaluationContext,
         cursor=json.dumps({**seen, **arrived}, sort_keys=True))
 
 
-@dg.sensor(job=stock_refresh_job, minimum_interval_seconds=60, default_status=RUNNING,
+@dg.sensor(job_name=STOCK_REFRESH_JOB, minimum_interval_seconds=60, default_status=RUNNING,
            description="New open low-stock alerts in the store: refresh the stock tables and publish "
                        "(the merchant's notification follows in step 8).")
 def low_stock_alerts_sensor(context: dg.SensorEvaluationContext,

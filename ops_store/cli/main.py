@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import typer
 
 from ops_store.cli import catalog, crm, customers, loyalty, marketing, orders, security, stock
@@ -69,6 +71,16 @@ app.add_typer(crm.survey_app, name="survey")
 app.add_typer(loyalty.loyalty_app, name="loyalty")
 app.add_typer(marketing.campaign_app, name="campaign")
 app.add_typer(marketing.coupon_app, name="coupon")
+
+
+def _add_plugin_commands() -> None:
+    """Commands of the higher rooms (pipeline, dashboards) register under the `ecom.commands`
+    entry-point group, so the store's CLI offers them without importing them by name."""
+    for entry in entry_points(group="ecom.commands"):
+        app.add_typer(entry.load(), name=entry.name)
+
+
+_add_plugin_commands()
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "keys.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "backup.run": frozenset({"admin", "engineer"}),
+    "pipeline.run": frozenset({"admin", "engineer"}),  # materialise assets, backfill, full reload
 }
 
 

@@ -1,0 +1,121 @@
+"""A simulated shop on either backend for the pipeline tests, and a private environment per test
+(its own data dir, warehouse and DAGSTER_HOME, the shop's landing files linked in)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from ops_store.db import Store
+from ops_store.migrate import upgrade
+from ops_store.models import Customer, DeliveryOption, Merchant, Product, StockLevel
+from ops_store.simulate.config import SimConfig
+from ops_store.simulate.run import simulate
+from pipelines.settings import PipelineSettings
+
+SIM_END = date.today()
+SIM = SimConfig(orders=1200, days=40, seed=11, end=SIM_END)
+
+
+@dataclass
+class SimShop:
+    backend: str
+    url: str
+    home: Path  # the shop's data dir: PII keys and landing files
+
+    def store(self) -> Store:
+        return Store(self.url)
+
+
+@contextmanager
+def simulated_shop(backend: str, root: Path, pg_url: str | None) -> Iterator[SimShop]:
+    """Simulate a small shop into a new SQLite file, or a new schema of the worker's database."""
+    home = root / f"shop-{backend}"
+    home.mkdir(parents=True)
+    previous = os.environ.get("ECOM_DATA_DIR")
+    os.environ["ECOM_DATA_DIR"] = str(home)  # the simulator's PII keys live with the shop
+    cleanup = None
+    try:
+        if backend == "sqlite":
+            url = f"sqlite:///{home / 'store.sqlite'}"
+        else:
+            assert pg_url is not None
+            schema = f"pipe_{uuid.uuid4().hex[:10]}"
+            base = make_url(pg_url).difference_update_query(["options"])
+            admin = create_engine(base)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+            def cleanup() -> None:
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                admin.dispose()
+        store = Store(url)
+        upgrade(store)
+        simulate(store, SIM, home)
+        store.dispose()
+        yield SimShop(backend, url, home)
+    finally:
+        if previous is None:
+            os.environ.pop("ECOM_DATA_DIR", None)
+        else:
+            os.environ["ECOM_DATA_DIR"] = previous
+        if cleanup:
+            cleanup()
+
+
+def pipeline_env(monkeypatch, tmp_path: Path, shop: SimShop) -> PipelineSettings:  # type: ignore[no-untyped-def]
+    """A fresh data dir for the warehouse and Dagster, reading the shop's store and landing files."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "landing").symlink_to(shop.home / "landing")
+    (data / "pii.keys.json").symlink_to(shop.home / "pii.keys.json")
+    monkeypatch.setenv("ECOM_DATA_DIR", str(data))
+    monkeypatch.setenv("OPS_STORE_URL", shop.url)
+    monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
+    return PipelineSettings()
+
+
+def checksums(path: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every raw table and of the watermarks."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' ORDER BY 1").fetchall()]
+        sums = {t: con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM raw.{t} AS t").fetchone()
+                for t in tables}
+        sums["meta.watermarks"] = con.execute(
+            "SELECT count(*), coalesce(sum(hash(table_name, watermark_at, watermark_id, columns)), 0) "
+            "FROM meta.watermarks").fetchone()
+        return {k: tuple(v) for k, v in sums.items()}
+    finally:
+        con.close()
+
+
+def order_document(store: Store, ref: str, qty: int = 1) -> dict[str, object]:
+    """A new order for the simulated shop: its first merchant's best-stocked product."""
+    with store.read() as session:
+        product, merchant = session.execute(
+            select(Product.sku, Merchant.code).join(Merchant, Merchant.id == Product.merchant_id)
+            .join(StockLevel, StockLevel.product_id == Product.id)
+            .where(Product.active.is_(True)).order_by((StockLevel.on_hand - StockLevel.reserved).desc())
+        ).first()
+        customer = session.scalar(select(Customer.customer_ref).where(Customer.erased_at.is_(None)).limit(1))
+        option = session.scalar(select(DeliveryOption.code).where(DeliveryOption.active.is_(True)).limit(1))
+    return {"channel": "web", "channel_order_ref": ref, "merchant": merchant, "customer_ref": customer,
+            "lines": [{"sku": product, "qty": qty}], "delivery_option": option,
+            "payment": {"method": "card", "token": "tok_ok", "brand": "visa", "last4": "4242"}}
+
+
+def day_before(day: date, n: int = 1) -> date:
+    return day - timedelta(days=n)
