@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -170,10 +171,18 @@ def run_demo(*, reset: bool = True) -> None:
     customers_and_service(store, data_dir)
     print_stock(store)
     console.print(f"Store file: {url}. Try: ecom order show {first}  (with OPS_STORE_URL={url})")
-    simulated_shop(data_dir, reset=reset)
+    shop_url = simulated_shop(data_dir, reset=reset)
+    run_demo_plugins(data_dir, shop_url)
 
 
-def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int = 180) -> None:
+def run_demo_plugins(data_dir: Path, shop_url: str) -> None:
+    """The higher rooms (pipeline, dashboards) add their part of the tour through the
+    `ecom.demo` entry-point group: each is called with the data dir and the simulated shop's URL."""
+    for number, entry in enumerate(sorted(entry_points(group="ecom.demo"), key=lambda e: e.name), start=8):
+        entry.load()(data_dir=data_dir, store_url=shop_url, number=number, console=console)
+
+
+def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int = 180) -> str:
     """Step 3 of the tour: a whole shop's history, simulated through the store's own rules, for
     the analytics to come (clickstream and competitor files land in the data dir)."""
     from ops_store.simulate.config import SimConfig
@@ -191,3 +200,4 @@ def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int
                   f"({info['start']} .. {info['end']}) from {report.rows.get('customers', 0):,} customers, "
                   f"{sum(v for k, v in report.rows.items() if not k.startswith('landing:')):,} rows in "
                   f"{path}; clickstream and competitor prices in {info['landing']}")
+    return f"sqlite:///{path}"

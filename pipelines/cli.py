@@ -14,13 +14,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ops_store.cli.output import JSON_OPTION, console, run
-from ops_store.security.access import require
 
 app = typer.Typer(help="The data pipeline: store and landing files into the warehouse, checks, snapshot.",
                   no_args_is_help=True)
 
 
-class _Bars:
+class Bars:
     """One progress bar per phase of the run, fed from the Dagster event log."""
 
     def __init__(self, progress: Progress) -> None:
@@ -64,7 +63,7 @@ def _run_with_bars(as_json: bool, action: Any) -> dict[str, Any]:
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("[dim]{task.fields[latest]}"))
     with Progress(*columns, console=console) as progress:
-        return _summary(action(_Bars(progress)))
+        return _summary(action(Bars(progress)))
 
 
 @app.command("run")
@@ -77,7 +76,6 @@ def run_command(full: bool = typer.Option(False, "--full", help="Reload every st
     from pipelines.runner import run_pipeline
 
     def action() -> dict[str, Any]:
-        require("pipeline.run")
         return _run_with_bars(as_json, lambda bars: run_pipeline(full=full, landing=landing, progress=bars))
 
     _report(run(as_json, action, render=lambda _: None), as_json)
@@ -91,7 +89,6 @@ def backfill_command(start: str = typer.Option(..., "--from", help="First day, Y
     from pipelines.runner import backfill_events
 
     def action() -> dict[str, Any]:
-        require("pipeline.run")
         first, last = _day("--from", start), _day("--to", end)
         return _run_with_bars(as_json, lambda bars: backfill_events(first, last, progress=bars))
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ops_store.errors import InvalidInput
+from ops_store.security.access import require
 from pipelines.assets_landing import competitor_files, landing_files
 from pipelines.jobs import full_refresh_config
 from pipelines.settings import PipelineSettings
@@ -101,6 +103,7 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
 def run_pipeline(*, full: bool = False, landing: bool = True, progress: Progress | None = None,
                  settings: PipelineSettings | None = None, defs: dg.Definitions | None = None) -> PipelineResult:
     """Landing files first, then the store tables, checks and the published snapshot."""
+    require("pipeline.run")
     settings = settings or PipelineSettings()
     prepare_environment(settings)
     if defs is None:
@@ -144,9 +147,9 @@ def _range(first: str, last: str) -> dict[str, str]:
 def backfill_events(first: date, last: date, *, progress: Progress | None = None,
                     settings: PipelineSettings | None = None) -> PipelineResult:
     """Load the clickstream days first..last (inclusive) as one run."""
-    from ops_store.errors import InvalidInput
     from pipelines.definitions import build_definitions
 
+    require("pipeline.run")
     settings = settings or PipelineSettings()
     if last < first:
         raise InvalidInput(f"--to {last} is before --from {first}", field="--to")

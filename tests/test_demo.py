@@ -24,5 +24,7 @@ def test_demo_runs_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     assert "A simulated shop" in out and (tmp_path / "demo" / "shop.sqlite").exists()
     assert any((tmp_path / "landing" / "events").iterdir())
     assert (tmp_path / "demo" / "store.sqlite").exists()
+    assert "8. The pipeline" in out and "every check passed" in out
+    assert (tmp_path / "snapshots" / "current.duckdb").is_symlink()
     assert (tmp_path / "pii.keys.json").stat().st_mode & 0o077 == 0  # owner-only key file
     assert b"Lovelace" not in (tmp_path / "demo" / "store.sqlite").read_bytes()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from ops_store.services import (
     stock,
     users,
 )
+from pipelines.runner import backfill_events
 from tests.factories import make_shop, order_doc
 
 ROLES = ("admin", "merchant", "analyst", "support", "engineer")
@@ -109,6 +111,7 @@ ACTIONS: dict[str, Callable[[World], Any]] = {
     "keys.manage": lambda w: users.list_api_keys(w.store),
     "audit.read": lambda w: audit_log.list_audit(w.store),
     "backup.run": lambda w: backup(w.store, w.tmp / f"b{_n()}"),
+    "pipeline.run": lambda w: backfill_events(date(2026, 1, 1), date(2026, 1, 1)),
 }
 
 

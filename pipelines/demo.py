@@ -1,0 +1,46 @@
+"""The pipeline's part of the demo tour: the simulated shop through the whole pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines.cli import Bars
+from pipelines.publish import open_snapshot
+from pipelines.runner import run_pipeline
+from pipelines.settings import PipelineSettings
+
+
+def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) -> None:
+    previous = os.environ.get("OPS_STORE_URL")
+    os.environ["OPS_STORE_URL"] = store_url  # the pipeline reads the simulated shop
+    try:
+        console.print(f"[bold]{number}. The pipeline[/bold]: the simulated shop and its landing files into the "
+                      f"DuckDB warehouse, checked, and published for the dashboards")
+        columns = (TextColumn("  {task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            result = run_pipeline(progress=Bars(progress))
+        settings = PipelineSettings()
+        for phase in result.phases:
+            for check in phase.failed_checks:
+                console.print(f"  [red]failed check[/red] {check['check']}")
+        if not result.success:
+            raise SystemExit(f"the pipeline failed: {[p.failures for p in result.phases]}")
+        con = open_snapshot(settings)
+        try:
+            tables, rows = con.execute("SELECT count(*), sum(estimated_size) FROM duckdb_tables() "
+                                       "WHERE schema_name = 'raw'").fetchone()
+            quarantined = con.execute("SELECT count(*) FROM meta.quarantine").fetchone()[0]
+        finally:
+            con.close()
+        console.print(f"  {tables} tables, {rows:,} rows in {settings.warehouse_path}; {quarantined} landing rows "
+                      f"quarantined; every check passed; snapshot published at {settings.snapshot_dir}/current.duckdb")
+        console.print(f"  Try: ecom pipeline status   |   OPS_STORE_URL={store_url} ecom pipeline dev (Dagster UI)")
+    finally:
+        if previous is None:
+            os.environ.pop("OPS_STORE_URL", None)
+        else:
+            os.environ["OPS_STORE_URL"] = previous
