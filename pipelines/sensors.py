@@ -7,7 +7,7 @@ import dagster as dg
 from sqlalchemy import select
 
 from ops_store.models import StockAlert
-from pipelines.assets_landing import competitor_files, landing_files
+from pipelines.assets_landing import COMPETITOR_KEY, competitor_files, landing_files
 from pipelines.jobs import COMPETITOR_JOB, STOCK_REFRESH_JOB
 from pipelines.resources import StoreResource, WarehouseResource
 
@@ -17,22 +17,32 @@ RUNNING = dg.DefaultSensorStatus.RUNNING
 @dg.sensor(job_name=COMPETITOR_JOB, minimum_interval_seconds=60, default_status=RUNNING,
            description="A run for each competitor price file that arrived or changed in landing/competitor_prices.")
 def competitor_price_files_sensor(context: dg.SensorEvaluationContext,
-                                  warehouse: WarehouseResource) -> dg.SensorResult | dg.SkipReason:
+                                  warehouse: WarehouseResource) -> dg.SensorResult:
     seen: dict[str, str] = json.loads(context.cursor or "{}")
     arrived: dict[str, str] = {}
     for path in landing_files(warehouse.settings(), "competitor_prices"):
         stat = path.stat()
         stamp = f"{stat.st_size}-{stat.st_mtime_ns}"
-        if seen.get(path.name) != stamp:
+        if seen.get(path.name) == stamp:
+            continue
+        if _loaded_since(context.instance, path.name, stat.st_mtime):
+            seen[path.name] = stamp  # loaded already (by `ecom pipeline run`, a backfill) since it last changed
+        else:
             arrived[path.name] = stamp
     if not arrived:
-        return dg.SkipReason("no new competitor price files")
+        return dg.SensorResult(skip_reason="no new competitor price files", cursor=json.dumps(seen, sort_keys=True))
     known = set(context.instance.get_dynamic_partitions(competitor_files.name))
     new_keys = [name for name in arrived if name not in known]
     return dg.SensorResult(
         run_requests=[dg.RunRequest(partition_key=name, run_key=f"{name}@{stamp}") for name, stamp in arrived.items()],
         dynamic_partitions_requests=[competitor_files.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps({**seen, **arrived}, sort_keys=True))
+
+
+def _loaded_since(instance: dg.DagsterInstance, partition: str, mtime: float) -> bool:
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=COMPETITOR_KEY, asset_partitions=[partition], after_timestamp=mtime), limit=1)
+    return bool(found.records)
 
 
 @dg.sensor(job_name=STOCK_REFRESH_JOB, minimum_interval_seconds=60, default_status=RUNNING,

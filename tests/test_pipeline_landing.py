@@ -161,7 +161,7 @@ def test_competitor_sensor_requests_a_run_per_new_file_and_bad_files_are_quarant
         assert first.dynamic_partitions_requests[0].partition_keys == ["2026-03-01.csv"]
         instance.add_dynamic_partitions("competitor_price_files", ["2026-03-01.csv"])
         quiet = sensor(_sensor_context(instance, first.cursor, warehouse=WarehouseResource()))
-        assert isinstance(quiet, dg.SkipReason)
+        assert not quiet.run_requests and quiet.skip_reason
 
         shutil.copy(folder / "2026-03-01.csv", folder / "2026-03-08.csv")  # same content, new name
         (folder / "prices-final.csv").write_text("competitor,sku,price,promo\nshopmart,SKU-1,9.10,true\n")
@@ -172,6 +172,9 @@ def test_competitor_sensor_requests_a_run_per_new_file_and_bad_files_are_quarant
         job = defs.resolve_job_def("competitor_prices")
         for key in ("2026-03-01.csv", "2026-03-08.csv", "prices-final.csv"):
             assert job.execute_in_process(instance=instance, partition_key=key).success
+        # A sensor starting afresh (a new daemon) does not ask again for files loaded since they changed.
+        fresh = sensor(_sensor_context(instance, None, warehouse=WarehouseResource()))
+        assert not fresh.run_requests and len(json.loads(fresh.cursor)) == 3
 
     rows = _warehouse(settings, "SELECT observed_on, competitor, sku, price FROM raw.competitor_prices")
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [(date(2026, 3, 1), "pricehawk", "SKU-1", "9.50")]
