@@ -30,38 +30,21 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.throwaway_db import pg_database  # noqa: E402
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GOALS = {"postgresql": 1_000_000, "sqlite": 500_000}  # rows/s of ours
 SLOWEST = 8  # tables listed per backend
-
-
-@contextmanager
-def pg_database(server: str) -> Iterator[str]:
-    """A fresh database on the server of ``server``, dropped at the end."""
-    name = f"ecom_bench_ingest_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def sqlite_store(data_dir: Path) -> str:
@@ -201,7 +184,7 @@ def main() -> None:
             if backend == "sqlite":
                 results.append(run_backend(backend, sqlite_store(data_dir), args.orders, data_dir))
             else:
-                with pg_database(args.pg_url) as url:
+                with pg_database(args.pg_url, "ecom_bench_ingest") as url:
                     results.append(run_backend(backend, url, args.orders, data_dir))
     finally:
         if not args.keep:

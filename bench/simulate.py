@@ -26,11 +26,11 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.throwaway_db import pg_database  # noqa: E402
 from ops_store.db import Store  # noqa: E402
 from ops_store.migrate import upgrade  # noqa: E402
 from ops_store.settings import StoreSettings  # noqa: E402
@@ -52,21 +52,6 @@ def sqlite_url(data_dir: Path) -> Iterator[str]:
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-@contextmanager
-def pg_url(server: str) -> Iterator[str]:
-    name = f"ecom_simbench_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def baseline(store: Store, rows: int) -> float:
@@ -135,7 +120,7 @@ def main() -> None:
             with sqlite_url(data_dir) as url:
                 run_backend("sqlite", url, cfg, data_dir)
         elif backend == "postgresql":
-            with pg_url(args.pg_server) as url:
+            with pg_database(args.pg_server, "ecom_simbench") as url:
                 run_backend("postgresql", url, cfg, data_dir)
         else:
             raise SystemExit(f"unknown backend {backend}")

@@ -184,3 +184,21 @@ def cli_invoke(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     output.store.cache_clear()
     output.principal.cache_clear()
     logging.getLogger("ops_store").handlers[:] = handlers
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A small simulated shop (store and landing files) per backend, shared by a test module."""
+    from tests.pipeline_support import simulated_shop
+
+    pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    with simulated_shop(request.param, tmp_path_factory.mktemp("sim"), pg) as shop:
+        yield shop
+
+
+@pytest.fixture
+def pipeline_settings(sim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """This test's own warehouse, snapshots and DAGSTER_HOME, reading the module's simulated shop."""
+    from tests.pipeline_support import pipeline_env
+
+    return pipeline_env(monkeypatch, tmp_path, sim)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,34 +16,21 @@ from ops_store.models import StockLevel, StockMovement
 from pipelines.cli import app as pipeline_app
 from pipelines.publish import current_snapshot
 from pipelines.runner import run_pipeline
-from tests.conftest import BACKENDS
-from tests.pipeline_support import SimShop, pipeline_env, simulated_shop
+from tests.pipeline_support import SimShop
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    with simulated_shop(request.param, tmp_path_factory.mktemp("sim"), pg) as shop:
-        yield shop
-
-
-@pytest.fixture
-def env(sim: SimShop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return pipeline_env(monkeypatch, tmp_path, sim)
 
 
 def _failed(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     return {c["check"]: c["metadata"] for p in result.phases for c in p.failed_checks}
 
 
-def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     first = run_pipeline(landing=False)
     assert first.success and not _failed(first)
-    published = current_snapshot(env)
+    published = current_snapshot(pipeline_settings)
 
-    con = duckdb.connect(str(env.warehouse_path))
+    con = duckdb.connect(str(pipeline_settings.warehouse_path))
     product_id = con.execute("SELECT min(id) FROM raw.products").fetchone()[0]
     con.execute("INSERT INTO raw.products SELECT * FROM raw.products WHERE id = ?", [product_id])
     order_id, day = con.execute("SELECT id, CAST(placed_at AS DATE) FROM raw.orders ORDER BY id LIMIT 1").fetchone()
@@ -58,15 +44,15 @@ def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: S
     assert failed["raw/products:rows_match_store"]["warehouse_rows"] == \
         failed["raw/products:rows_match_store"]["store_rows"] + 1
     assert [d["day"] for d in failed["raw/orders:orders_reconcile_per_day"]["differing_days"]] == [day.isoformat()]
-    assert current_snapshot(env) == published  # blocking checks kept the damaged build from readers
+    assert current_snapshot(pipeline_settings) == published  # blocking checks kept the damaged build from readers
 
     # A full reload repairs both, and publishing resumes.
     third = run_pipeline(landing=False, full=True)
     assert third.success and not _failed(third)
-    assert current_snapshot(env) != published
+    assert current_snapshot(pipeline_settings) != published
 
 
-def test_negative_stock_in_the_store_fails_the_check_and_the_cli_exits_1(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_negative_stock_in_the_store_fails_the_check_and_the_cli_exits_1(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     store = sim.store()
     with store.read() as session:
         level = session.scalars(select(StockLevel).order_by(StockLevel.product_id)).first()

@@ -24,22 +24,9 @@ from ops_store.services import orders as order_service
 from pipelines.publish import current_snapshot, open_snapshot
 from pipelines.runner import prepare_environment, run_pipeline
 from pipelines.store_tables import table_specs
-from tests.conftest import BACKENDS
-from tests.pipeline_support import SimShop, checksums, order_document, pipeline_env, simulated_shop
+from tests.pipeline_support import SimShop, checksums, order_document
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    with simulated_shop(request.param, tmp_path_factory.mktemp("sim"), pg) as shop:
-        yield shop
-
-
-@pytest.fixture
-def env(sim: SimShop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    return pipeline_env(monkeypatch, tmp_path, sim)
 
 
 def _ok(result) -> None:  # type: ignore[no-untyped-def]
@@ -63,9 +50,9 @@ def _latest_metadata(key: list[str], name: str) -> object:
     return event.asset_materialization.metadata[name].value
 
 
-def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     _ok(run_pipeline())
-    con = open_snapshot(env)
+    con = open_snapshot(pipeline_settings)
     try:
         warehouse = {t: n for t, n in con.execute(
             "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()}
@@ -84,17 +71,17 @@ def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimSh
     store.dispose()
     assert tuple(ours) == (Decimal(theirs[0]), Decimal(theirs[1]))  # exact, to the cent
     landed = sum(duckdb.sql(f"SELECT count(*) FROM '{p}'").fetchone()[0]
-                 for p in (env.landing_dir / "events").glob("dt=*/*.parquet"))
+                 for p in (pipeline_settings.landing_dir / "events").glob("dt=*/*.parquet"))
     assert events[0] == landed and events[1] > 30
     assert prices[0] > 0 and prices[1] > 0
     assert quarantined == 0  # the simulator writes clean files
 
-    before = checksums(env.warehouse_path)
+    before = checksums(pipeline_settings.warehouse_path)
     _ok(run_pipeline())
-    assert checksums(env.warehouse_path) == before  # a re-run changes nothing
+    assert checksums(pipeline_settings.warehouse_path) == before  # a re-run changes nothing
 
 
-def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimShop, env, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _ok(run_pipeline(landing=False))
     store = sim.store()
@@ -111,7 +98,7 @@ def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimSh
     _ok(run_pipeline(landing=False))
     assert _latest_metadata(["raw", "orders"], "mode") == "incremental"
     assert _latest_metadata(["raw", "orders"], "rows_read") < total_orders / 4  # only what changed, plus overlap
-    con = open_snapshot(env)
+    con = open_snapshot(pipeline_settings)
     try:
         statuses = dict(con.execute("SELECT id, status FROM raw.orders WHERE id IN (?, ?, ?)",
                                     [placed[0]["order_id"], placed[1]["order_id"], moved]).fetchall())
@@ -123,15 +110,15 @@ def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimSh
                         moved: "completed"}
     assert erased_ref.startswith("erased-")
 
-    incremental = checksums(env.warehouse_path)
+    incremental = checksums(pipeline_settings.warehouse_path)
     monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "full" / "warehouse.duckdb"))
     _ok(run_pipeline(landing=False, full=True))
     assert checksums(tmp_path / "full" / "warehouse.duckdb") == incremental  # incremental == full reload
 
 
-def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimShop, env, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    home = prepare_environment(env)
+    home = prepare_environment(pipeline_settings)
     child = subprocess.Popen([sys.executable, "-c", "from pipelines.runner import run_pipeline; "
                               "run_pipeline(landing=False)"], env={**os.environ, "DAGSTER_HOME": str(home)},
                              start_new_session=True)
@@ -152,13 +139,13 @@ def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimSho
     assert 5 <= killed_after < len(table_specs())  # killed with some tables loaded and others not
 
     _ok(run_pipeline(landing=False))
-    recovered = checksums(env.warehouse_path)
+    recovered = checksums(pipeline_settings.warehouse_path)
     monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "clean" / "warehouse.duckdb"))
     _ok(run_pipeline(landing=False))
     assert checksums(tmp_path / "clean" / "warehouse.duckdb") == recovered
 
 
-def test_no_personal_data_reaches_the_warehouse(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_no_personal_data_reaches_the_warehouse(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     _ok(run_pipeline())
     store = sim.store()
     with store.read() as session:
@@ -167,7 +154,7 @@ def test_no_personal_data_reaches_the_warehouse(sim: SimShop, env) -> None:  # t
     needles = sorted({store.cipher.decrypt(v) for row in people for v in row if v})
     store.dispose()
     assert len(needles) > 100 and any("@" in n for n in needles)
-    con = duckdb.connect(str(current_snapshot(env)), read_only=True)
+    con = duckdb.connect(str(current_snapshot(pipeline_settings)), read_only=True)
     try:
         con.execute("CREATE TEMP TABLE needles (v VARCHAR)")
         con.executemany("INSERT INTO needles VALUES (?)", [[n] for n in needles])
@@ -190,13 +177,13 @@ def test_no_personal_data_reaches_the_warehouse(sim: SimShop, env) -> None:  # t
                                 "created_at", "updated_at"}
 
 
-def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     _ok(run_pipeline(landing=False))
     store = sim.store()
     for n in range(2):
         order_service.place_order(store, order_document(store, f"SNAP-{sim.backend}-{n}"))
     store.dispose()
-    con = open_snapshot(env)
+    con = open_snapshot(pipeline_settings)
     before = con.execute("SELECT count(*) FROM raw.orders").fetchone()[0]
     con.close()
     seen: list[int] = []
@@ -206,7 +193,7 @@ def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, en
     def read_continuously() -> None:
         while not stop.is_set():
             try:
-                reader = open_snapshot(env)
+                reader = open_snapshot(pipeline_settings)
                 orders, lines = reader.execute("SELECT (SELECT count(*) FROM raw.orders), "
                                                "(SELECT count(DISTINCT order_id) FROM raw.order_lines)").fetchone()
                 reader.close()
@@ -230,7 +217,7 @@ def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, en
     assert set(seen) <= {before, before + 2} and seen[-1] == before + 2
 
 
-def test_the_store_url_may_carry_a_schema(sim: SimShop, env) -> None:  # type: ignore[no-untyped-def]
+def test_the_store_url_may_carry_a_schema(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     """PostgreSQL stores in a schema other than public (how the tests run) load like any other."""
     if sim.backend != "postgresql":
         assert sim.url.startswith("sqlite")
