@@ -9,6 +9,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from pipelines.extract import StoreSource, ensure_meta, load_table
+from pipelines.landing_load import ensure_landing_tables
 from pipelines.reconcile import CheckOutcome, keys_unique, rows_match_store
 from pipelines.resources import StoreResource, WarehouseResource
 from pipelines.store_tables import TableSpec, specs_by_group
@@ -50,6 +51,7 @@ def _group_asset(group: str, specs: list[TableSpec]) -> dg.AssetsDefinition:
         settings = warehouse.settings()
         with warehouse.writer() as con:
             ensure_meta(con)
+            ensure_landing_tables(con)  # dbt's landing sources exist before any file has landed
             source = StoreSource.attach(con, store.store_url())
             for spec in specs:
                 if raw_key(spec.name) not in selected:

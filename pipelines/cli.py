@@ -70,13 +70,15 @@ def _run_with_bars(as_json: bool, action: Any) -> dict[str, Any]:
 def run_command(full: bool = typer.Option(False, "--full", help="Reload every store table whole."),
                 landing: bool = typer.Option(True, "--landing/--no-landing",
                                              help="Also load clickstream and competitor price files."),
+                models: bool = typer.Option(True, "--models/--no-models", help="Also build the dbt models."),
                 as_json: bool = JSON_OPTION) -> None:
     """Run the whole pipeline now: landing files, store tables, checks, published snapshot.
     Exits 1 when any step or blocking check fails (the snapshot then stays as it was)."""
     from pipelines.runner import run_pipeline
 
     def action() -> dict[str, Any]:
-        return _run_with_bars(as_json, lambda bars: run_pipeline(full=full, landing=landing, progress=bars))
+        return _run_with_bars(as_json, lambda bars: run_pipeline(full=full, landing=landing, models=models,
+                                                                         progress=bars))
 
     _report(run(as_json, action, render=lambda _: None), as_json)
 

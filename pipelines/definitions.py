@@ -12,6 +12,7 @@ from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
 from pipelines.assets_store import all_raw_store_keys, store_assets
 from pipelines.checks import freshness_checks, reconcile_checks
+from pipelines.dbt_assets import dbt_models_asset, dbt_resource
 from pipelines.jobs import build_jobs, build_schedules
 from pipelines.resources import default_resources
 from pipelines.sensors import competitor_price_files_sensor, low_stock_alerts_sensor
@@ -28,7 +29,10 @@ def build_definitions() -> dg.Definitions:
 
 def _definitions() -> dg.Definitions:
     freshness = freshness_checks()
-    assets = [*store_assets(), events_asset(), competitor_prices_asset(), snapshot_asset(all_raw_store_keys())]
+    dbt_build = dbt_models_asset()
+    models = [k for k in dbt_build.keys if k.path[0] != "raw"]
+    assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build,
+              snapshot_asset([*all_raw_store_keys(), *models])]
     jobs = build_jobs()
     return dg.Definitions(
         assets=assets,
@@ -38,7 +42,7 @@ def _definitions() -> dg.Definitions:
         sensors=[competitor_price_files_sensor, low_stock_alerts_sensor,
                  dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=300,
                                                       default_status=dg.DefaultSensorStatus.RUNNING)],
-        resources=default_resources(),
+        resources={**default_resources(), "dbt": dbt_resource()},
     )
 
 

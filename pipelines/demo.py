@@ -14,6 +14,23 @@ from pipelines.runner import run_pipeline
 from pipelines.settings import PipelineSettings
 
 
+def _headlines(settings: PipelineSettings, console: Console) -> None:
+    """A few numbers from the marts, as the dashboards will show them."""
+    con = open_snapshot(settings)
+    try:
+        orders, net, margin, currency = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT is_cancelled), sum(net_revenue), sum(gross_margin), "
+            "min(currency) FROM marts.fct_orders").fetchone()
+        category, category_net = con.execute(
+            "SELECT p.category, sum(s.net_revenue) FROM marts.fct_daily_sales s JOIN marts.dim_products p "
+            "USING (product_id) GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
+    finally:
+        con.close()
+    console.print(f"  marts: {orders:,} orders, net revenue {net:,.2f} {currency}, average order value "
+                  f"{net / orders:,.2f}, gross margin {margin / net:.1%}; best category {category} "
+                  f"({category_net:,.2f})")
+
+
 def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) -> None:
     previous = os.environ.get("OPS_STORE_URL")
     os.environ["OPS_STORE_URL"] = store_url  # the pipeline reads the simulated shop
@@ -38,6 +55,7 @@ def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) 
             con.close()
         console.print(f"  {tables} tables, {rows:,} rows in {settings.warehouse_path}; {quarantined} landing rows "
                       f"quarantined; every check passed; snapshot published at {settings.snapshot_dir}/current.duckdb")
+        _headlines(settings, console)
         console.print(f"  Try: ecom pipeline status   |   OPS_STORE_URL={store_url} ecom pipeline dev (Dagster UI)")
     finally:
         if previous is None:

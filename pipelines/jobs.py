@@ -22,7 +22,8 @@ def full_refresh_config() -> dict[str, object]:
 
 def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     store_tables = dg.AssetSelection.groups(RAW_GROUP)
-    build = store_tables | store_tables.downstream()  # every unpartitioned asset built from the store
+    landing = dg.AssetSelection.assets(EVENTS_KEY, COMPETITOR_KEY)
+    build = (store_tables | landing).downstream() - landing  # every unpartitioned asset: tables, models, publish
     reports = dg.AssetSelection.groups("reports")
     stock = dg.AssetSelection.assets(*[dg.AssetKey(["raw", t]) for t in GROUPS["stock"]], SNAPSHOT_KEY)
     return [

@@ -69,9 +69,15 @@ def current_snapshot(settings: PipelineSettings | None = None) -> Path:
 
 
 def open_snapshot(settings: PipelineSettings | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the current snapshot."""
+    """A read-only connection to the current snapshot, attached under the warehouse's own catalog
+    name (dbt's views name their tables with it, e.g. "warehouse"."raw"."orders")."""
     settings = settings or PipelineSettings()
-    return connect(current_snapshot(settings), read_only=True, extension_dir=settings.extension_dir)
+    con = connect(":memory:", extension_dir=settings.extension_dir)
+    catalog = settings.warehouse_path.stem.replace('"', "")
+    con.execute(f"ATTACH '{str(current_snapshot(settings)).replace(chr(39), chr(39) * 2)}' AS \"{catalog}\" "
+                "(READ_ONLY)")
+    con.execute(f'USE "{catalog}"')
+    return con
 
 
 def prune(settings: PipelineSettings) -> list[Path]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -93,16 +94,17 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
     failed_checks = [{"check": e.asset_check_key.to_user_string(),
                       "metadata": {k: getattr(v, "value", v) for k, v in e.metadata.items()}}
                      for e in result.get_asset_check_evaluations() if not e.passed]
-    failures = [f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+    failures = [f"{e.step_key}: {_error_text(e.event_specific_data.error)}"  # type: ignore[union-attr]
                 for e in result.all_events if e.is_step_failure]
     if progress:
         progress(phase, materialized, total, "done" if result.success else "failed")
     return PhaseResult(phase, run_id, result.success, materialized, failed_checks, failures)
 
 
-def run_pipeline(*, full: bool = False, landing: bool = True, progress: Progress | None = None,
+def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = True, progress: Progress | None = None,
                  settings: PipelineSettings | None = None, defs: dg.Definitions | None = None) -> PipelineResult:
-    """Landing files first, then the store tables, checks and the published snapshot."""
+    """Landing files first, then the store tables, the dbt models (unless models=False), checks
+    and the published snapshot."""
     require("pipeline.run")
     settings = settings or PipelineSettings()
     prepare_environment(settings)
@@ -130,10 +132,24 @@ def run_pipeline(*, full: bool = False, landing: bool = True, progress: Progress
                 outcome.phases.append(_execute(defs, "competitor_prices", "competitor price files", instance,
                                                len(ordered), progress, tags=_range(ordered[0], ordered[-1])))
         build_job = "full_build" if full else "ingest"
-        total = len(defs.resolve_job_def(build_job).asset_layer.selected_asset_keys)
-        outcome.phases.append(_execute(defs, build_job, "store tables and snapshot", instance, total, progress,
-                                       run_config=full_refresh_config() if full else None))
+        keys = defs.resolve_job_def(build_job).asset_layer.selected_asset_keys
+        if not models:  # the store tables and the snapshot only
+            keys = {k for k in keys if k.path[0] in ("raw", "published")}
+        label = "tables, models, snapshot" if models else "store tables and snapshot"
+        outcome.phases.append(_execute(defs, build_job, label, instance, len(keys), progress,
+                                       run_config=full_refresh_config() if full else None,
+                                       asset_selection=None if models else sorted(keys)))
     return outcome
+
+
+def _error_text(error: Any) -> str:
+    """A step's error and its causes, innermost last (Dagster wraps the real reason)."""
+    parts = []
+    while error is not None:
+        message = " ".join((error.message or "").split())
+        parts.append(message[:400] if message else "error")
+        error = error.cause
+    return " <- ".join(parts)
 
 
 def _days_between(first: str, last: str) -> int:

@@ -19,6 +19,7 @@ class PipelineSettings(BaseSettings):
     ECOM_INGEST_ID_OVERLAP   ids re-read behind the watermark of append-only tables (default 10000).
     ECOM_EVENTS_START        first day of the clickstream partitions (default 2024-01-01).
     ECOM_SNAPSHOTS_KEPT      published snapshots kept on disk, newest first (default 3).
+    ECOM_DBT_DIR             dbt's target (manifest, compiled SQL) and logs (default <data>/dbt).
     """
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
@@ -28,6 +29,7 @@ class PipelineSettings(BaseSettings):
     ingest_id_overlap: int = Field(default=10_000, ge=0, validation_alias="ECOM_INGEST_ID_OVERLAP")
     events_start: str = Field(default="2024-01-01", validation_alias="ECOM_EVENTS_START")
     snapshots_kept: int = Field(default=3, ge=1, validation_alias="ECOM_SNAPSHOTS_KEPT")
+    ecom_dbt_dir: Path | None = Field(default=None, validation_alias="ECOM_DBT_DIR")
 
     @property
     def store(self) -> StoreSettings:
@@ -52,6 +54,11 @@ class PipelineSettings(BaseSettings):
     @property
     def extension_dir(self) -> Path:
         return self.data_dir / "duckdb_extensions"
+
+    @property
+    def dbt_dir(self) -> Path:
+        """dbt's target (manifest, compiled SQL) and logs."""
+        return (self.ecom_dbt_dir or self.data_dir / "dbt").expanduser().resolve()
 
     @property
     def dagster_home(self) -> Path:

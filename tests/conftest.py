@@ -37,6 +37,8 @@ def _worker() -> str:
 def _data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Files the product writes during tests (key files, logs) go to a temporary data dir."""
     os.environ["ECOM_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    # One dbt target (manifest, partial parse) per test session, not one per test's data dir.
+    os.environ["ECOM_DBT_DIR"] = str(tmp_path_factory.mktemp("dbt"))
 
 
 @pytest.fixture(scope="session")

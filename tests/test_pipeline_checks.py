@@ -26,7 +26,7 @@ def _failed(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
 
 
 def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
-    first = run_pipeline(landing=False)
+    first = run_pipeline(landing=False, models=False)
     assert first.success and not _failed(first)
     published = current_snapshot(pipeline_settings)
 
@@ -37,7 +37,7 @@ def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: S
     con.execute("UPDATE raw.orders SET total = total + 0.01 WHERE id = ?", [order_id])
     con.close()
 
-    second = run_pipeline(landing=False)
+    second = run_pipeline(landing=False, models=False)
     failed = _failed(second)
     assert not second.success
     assert failed["raw/products:keys_unique"]["duplicated_keys"] == [[product_id]]
@@ -47,7 +47,7 @@ def test_checks_pass_on_a_clean_load_and_fail_on_planted_warehouse_damage(sim: S
     assert current_snapshot(pipeline_settings) == published  # blocking checks kept the damaged build from readers
 
     # A full reload repairs both, and publishing resumes.
-    third = run_pipeline(landing=False, full=True)
+    third = run_pipeline(landing=False, models=False, full=True)
     assert third.success and not _failed(third)
     assert current_snapshot(pipeline_settings) != published
 
@@ -64,13 +64,13 @@ def test_negative_stock_in_the_store_fails_the_check_and_the_cli_exits_1(sim: Si
         session.flush()
         planted_id = planted.id
     try:
-        result = CliRunner().invoke(pipeline_app, ["run", "--no-landing", "--json"])
+        result = CliRunner().invoke(pipeline_app, ["run", "--no-landing", "--no-models", "--json"])
         assert result.exit_code == 1, result.output
         summary = json.loads(result.stdout)
         failed = {c["check"]: c["metadata"] for p in summary["phases"] for c in p["failed_checks"]}
         assert failed["raw/stock_movements:no_negative_stock_check"]["negative_in_ledger"] == [
             [level.product_id, level.warehouse_id, -5]]
-        text = CliRunner().invoke(pipeline_app, ["run", "--no-landing"], terminal_width=200).output
+        text = CliRunner().invoke(pipeline_app, ["run", "--no-landing", "--no-models"], terminal_width=200).output
         assert "failed check raw/stock_movements:no_negative_stock_check" in text
         assert "The snapshot was not published" in text
     finally:

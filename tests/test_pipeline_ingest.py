@@ -4,6 +4,7 @@ snapshot while a run writes. Real Dagster runs in-process, real DuckDB files."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,8 @@ from sqlalchemy import func, select, text
 from ops_store.models import Base, Customer, Order
 from ops_store.services import customers as customer_service
 from ops_store.services import orders as order_service
-from pipelines.publish import current_snapshot, open_snapshot
+from pipelines.dbt_assets import DBT_DIR, dbt_env
+from pipelines.publish import open_snapshot
 from pipelines.runner import prepare_environment, run_pipeline
 from pipelines.store_tables import table_specs
 from tests.pipeline_support import SimShop, checksums, order_document
@@ -51,7 +53,7 @@ def _latest_metadata(key: list[str], name: str) -> object:
 
 
 def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
-    _ok(run_pipeline())
+    _ok(run_pipeline(models=False))
     con = open_snapshot(pipeline_settings)
     try:
         warehouse = {t: n for t, n in con.execute(
@@ -77,13 +79,13 @@ def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimSh
     assert quarantined == 0  # the simulator writes clean files
 
     before = checksums(pipeline_settings.warehouse_path)
-    _ok(run_pipeline())
+    _ok(run_pipeline(models=False))
     assert checksums(pipeline_settings.warehouse_path) == before  # a re-run changes nothing
 
 
 def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    _ok(run_pipeline(landing=False))
+    _ok(run_pipeline(landing=False, models=False))
     store = sim.store()
     placed = [order_service.place_order(store, order_document(store, f"PIPE-{sim.backend}-{n}")) for n in range(3)]
     order_service.cancel_order(store, placed[0]["order_id"], reason="changed mind")
@@ -95,7 +97,7 @@ def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimSh
     total_orders = _store_counts(sim)["orders"]
     store.dispose()
 
-    _ok(run_pipeline(landing=False))
+    _ok(run_pipeline(landing=False, models=False))
     assert _latest_metadata(["raw", "orders"], "mode") == "incremental"
     assert _latest_metadata(["raw", "orders"], "rows_read") < total_orders / 4  # only what changed, plus overlap
     con = open_snapshot(pipeline_settings)
@@ -112,15 +114,15 @@ def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimSh
 
     incremental = checksums(pipeline_settings.warehouse_path)
     monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "full" / "warehouse.duckdb"))
-    _ok(run_pipeline(landing=False, full=True))
+    _ok(run_pipeline(landing=False, models=False, full=True))
     assert checksums(tmp_path / "full" / "warehouse.duckdb") == incremental  # incremental == full reload
 
 
 def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     home = prepare_environment(pipeline_settings)
-    child = subprocess.Popen([sys.executable, "-c", "from pipelines.runner import run_pipeline; "
-                              "run_pipeline(landing=False)"], env={**os.environ, "DAGSTER_HOME": str(home)},
+    code = "from pipelines.runner import run_pipeline; run_pipeline(landing=False, models=False)"
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "DAGSTER_HOME": str(home)},
                              start_new_session=True)
     deadline = time.monotonic() + 120
     killed_after = 0
@@ -138,15 +140,33 @@ def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimSho
     assert child.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert 5 <= killed_after < len(table_specs())  # killed with some tables loaded and others not
 
-    _ok(run_pipeline(landing=False))
+    _ok(run_pipeline(landing=False, models=False))
     recovered = checksums(pipeline_settings.warehouse_path)
     monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "clean" / "warehouse.duckdb"))
-    _ok(run_pipeline(landing=False))
+    _ok(run_pipeline(landing=False, models=False))
     assert checksums(tmp_path / "clean" / "warehouse.duckdb") == recovered
 
 
-def test_no_personal_data_reaches_the_warehouse(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
-    _ok(run_pipeline())
+def test_a_full_build_makes_the_marts_with_their_checks_and_no_personal_data(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
+    result = run_pipeline()
+    _ok(result)
+    with dg.DagsterInstance.get() as instance:
+        build = instance.all_logs(result.phases[-1].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    dbt_checks = {e.dagster_event.asset_check_evaluation_data.asset_check_key.to_user_string() for e in build}
+    assert "marts/fct_orders:unique_fct_orders_order_id" in dbt_checks  # dbt tests are Dagster checks
+    marts = open_snapshot(pipeline_settings)
+    try:
+        net, orders = marts.execute("SELECT sum(net_revenue), count(*) FROM marts.fct_orders").fetchone()
+        assert orders == _store_counts(sim)["orders"] and net > 0
+    finally:
+        marts.close()
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    docs = subprocess.run([dbt, "docs", "generate", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                           "--target-path", str(pipeline_settings.dbt_dir / "docs")],
+                          env={**os.environ, **dbt_env(pipeline_settings)}, capture_output=True, text=True)
+    assert docs.returncode == 0, docs.stdout[-2000:]
+    catalog = json.loads((pipeline_settings.dbt_dir / "docs" / "catalog.json").read_text())
+    assert "model.ecom.customer_rfm" in catalog["nodes"] and "source.ecom.store.orders" in catalog["sources"]
     store = sim.store()
     with store.read() as session:
         people = session.execute(select(Customer.name_enc, Customer.email_enc, Customer.phone_enc)
@@ -154,12 +174,13 @@ def test_no_personal_data_reaches_the_warehouse(sim: SimShop, pipeline_settings)
     needles = sorted({store.cipher.decrypt(v) for row in people for v in row if v})
     store.dispose()
     assert len(needles) > 100 and any("@" in n for n in needles)
-    con = duckdb.connect(str(current_snapshot(pipeline_settings)), read_only=True)
+    con = open_snapshot(pipeline_settings)
     try:
         con.execute("CREATE TEMP TABLE needles (v VARCHAR)")
         con.executemany("INSERT INTO needles VALUES (?)", [[n] for n in needles])
         columns = con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
-                              "WHERE data_type = 'VARCHAR' AND schema_name IN ('raw', 'meta')").fetchall()
+                              "WHERE database_name = current_database() AND data_type = 'VARCHAR' AND schema_name IN "
+                              "('raw', 'meta', 'staging', 'intermediate', 'marts')").fetchall()
         assert len(columns) > 50
         for schema, table, column in columns:
             hits = con.execute(f'SELECT DISTINCT t."{column}" FROM {schema}.{table} t JOIN needles n '
@@ -169,8 +190,8 @@ def test_no_personal_data_reaches_the_warehouse(sim: SimShop, pipeline_settings)
                                  f"WHERE regexp_matches(\"{column}\", '[^@ ]+@[^@ ]+\\.[a-z]{{2,}}')").fetchone()[0]
             assert emails == 0, f"{schema}.{table}.{column} holds e-mail addresses"
         customer_columns = {r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = 'customers'"
-        ).fetchall()}
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'raw' AND table_name = 'customers'").fetchall()}
     finally:
         con.close()
     assert customer_columns == {"id", "customer_ref", "region", "country", "preferred_categories", "erased_at",
@@ -178,7 +199,7 @@ def test_no_personal_data_reaches_the_warehouse(sim: SimShop, pipeline_settings)
 
 
 def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
-    _ok(run_pipeline(landing=False))
+    _ok(run_pipeline(landing=False, models=False))
     store = sim.store()
     for n in range(2):
         order_service.place_order(store, order_document(store, f"SNAP-{sim.backend}-{n}"))
@@ -207,7 +228,7 @@ def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, pi
     thread = threading.Thread(target=read_continuously)
     thread.start()
     try:
-        _ok(run_pipeline(full=True))
+        _ok(run_pipeline(full=True, models=False))
     finally:
         time.sleep(0.3)
         stop.set()

@@ -1,0 +1,8 @@
+select
+    id as carrier_id,
+    code,
+    name,
+    active,
+    created_at,
+    updated_at
+from {{ source('store', 'carriers') }}

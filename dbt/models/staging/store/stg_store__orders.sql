@@ -1,0 +1,23 @@
+select
+    id as order_id,
+    merchant_id,
+    customer_id,
+    channel,
+    channel_order_ref,
+    payload_hash,
+    status,
+    currency,
+    subtotal,
+    discount,
+    shipping,
+    tax,
+    total,
+    delivery_option_id,
+    coupon_id,
+    campaign_id,
+    points_redeemed,
+    promised_on,
+    placed_at,
+    created_at,
+    updated_at
+from {{ source('store', 'orders') }}

@@ -1,0 +1,89 @@
+"""The dbt project (repo folder dbt/) as Dagster assets: every model an asset under the schema it
+builds into (staging/..., intermediate/..., marts/...), every dbt test an asset check, the store
+and landing sources mapped onto the raw/<table> assets that load them.
+
+dbt writes the same DuckDB file as the loads, so `dbt build` runs under the warehouse's writer
+lock. Its manifest, target and logs live in the data dir; the manifest is (re)parsed when the
+definitions are built and it is missing or older than the project's files."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.resources import WarehouseResource
+from pipelines.settings import PipelineSettings
+from pipelines.warehouse import writer_lock
+
+DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
+
+
+class EcomDbtTranslator(DagsterDbtTranslator):
+    """Sources become the raw/<table> assets; models are keyed by schema and grouped by folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["fqn"][1]
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
+
+
+def dbt_env(settings: PipelineSettings) -> dict[str, str]:
+    return {"ECOM_WAREHOUSE_PATH": str(settings.warehouse_path), "DBT_LOG_PATH": str(settings.dbt_dir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+
+
+def dbt_project(settings: PipelineSettings | None = None) -> DbtProject:
+    settings = settings or PipelineSettings()
+    return DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=settings.dbt_dir / "target")
+
+
+def _newest_source_mtime() -> float:
+    return max(p.stat().st_mtime for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml", ".yaml", ".csv"))
+
+
+def ensure_manifest(project: DbtProject, settings: PipelineSettings) -> Path:
+    """`dbt parse` when the manifest is missing or older than any file of the project."""
+    manifest = project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+        return manifest
+    dbt = Path(sys.executable).with_name("dbt")
+    done = subprocess.run([str(dbt), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                           "--target-path", str(project.target_path), "--quiet"],
+                          env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt parse failed in {DBT_DIR}:\n{done.stdout}{done.stderr}")
+    return manifest
+
+
+def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefinition:
+    settings = settings or PipelineSettings()
+    project = dbt_project(settings)
+    ensure_manifest(project, settings)
+    translator = EcomDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
+                name="dbt_build")
+    def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource,
+                  warehouse: WarehouseResource) -> Iterator[Any]:
+        run_settings = warehouse.settings()
+        os.environ.update(dbt_env(run_settings))  # the dbt subprocess inherits them
+        with writer_lock(run_settings.warehouse_path):
+            yield from dbt.cli(["build", "--target-path", str(project.target_path)], context=context).stream()
+
+    return dbt_build
+
+
+def dbt_resource(settings: PipelineSettings | None = None) -> DbtCliResource:
+    settings = settings or PipelineSettings()
+    return DbtCliResource(project_dir=dbt_project(settings), profiles_dir=str(DBT_DIR),
+                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
