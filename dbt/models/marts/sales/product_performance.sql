@@ -3,35 +3,8 @@
 -- the order day, refunds on the day paid), ranks within the merchant and period, growth against the
 -- previous period of the same kind, and best-seller / slow-mover flags. Every product that exists by a
 -- period's end has a row for it, with or without sales, so stock without sales shows up.
-with bounds as (
-    -- periods run from the first to the last day with sales or refunds
-    select min(day) as first_day, max(day) as last_day from {{ ref('fct_daily_sales') }}
-),
-
-periods as (
-    -- calendar periods (ISO weeks from Monday, months), with their nominal first and last day
-    {%- for period_type in ['week', 'month'] %}
-    select distinct
-        '{{ period_type }}' as period_type,
-        {{ period_type }}_start as period_start,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd(period_type, 1, period_type ~ '_start')) }} as date) as period_end
-    from {{ ref('dim_dates') }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
--- periods that hold data; a period is partial when data starts or stops inside it
-data_periods as (
-    select
-        p.period_type,
-        p.period_start,
-        p.period_end,
-        p.period_start < b.first_day or p.period_end > b.last_day as is_partial_period
-    from periods as p
-    cross join bounds as b
-    where p.period_end >= b.first_day and p.period_start <= b.last_day
+with data_periods as (
+    select * from {{ ref('int_sales_periods') }}
 ),
 
 daily_sales as (
@@ -58,6 +31,7 @@ product_periods as (
         p.period_start,
         p.period_end,
         p.is_partial_period,
+        p.data_last_day,
         d.product_id,
         d.merchant_id
     from data_periods as p
@@ -85,10 +59,9 @@ stock_at_period_end as (
         pp.product_id,
         sum(m.quantity) as on_hand
     from product_periods as pp
-    cross join bounds as b
     join {{ ref('stg_store__stock_movements') }} as m
         on m.product_id = pp.product_id
-        and cast(m.created_at as date) <= case when pp.period_end < b.last_day then pp.period_end else b.last_day end
+        and cast(m.created_at as date) <= least(pp.period_end, pp.data_last_day)
     group by pp.period_type, pp.period_start, pp.product_id
 ),
 

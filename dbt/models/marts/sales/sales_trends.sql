@@ -4,33 +4,8 @@
 -- orders, units, net revenue and growth against the previous period of the same kind. Net revenue is
 -- built as fct_daily_sales builds it (sales on the order day, refunds of returned lines on the day paid),
 -- so each dimension's values add up to fct_daily_sales for the period.
-with bounds as (
-    select min(day) as first_day, max(day) as last_day from {{ ref('fct_daily_sales') }}
-),
-
-periods as (
-    -- calendar periods (ISO weeks from Monday, months), with their nominal first and last day
-    {%- for period_type in ['week', 'month'] %}
-    select distinct
-        '{{ period_type }}' as period_type,
-        {{ period_type }}_start as period_start,
-        cast({{ dbt.dateadd('day', -1, dbt.dateadd(period_type, 1, period_type ~ '_start')) }} as date) as period_end
-    from {{ ref('dim_dates') }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
-data_periods as (
-    select
-        p.period_type,
-        p.period_start,
-        p.period_end,
-        p.period_start < b.first_day or p.period_end > b.last_day as is_partial_period
-    from periods as p
-    cross join bounds as b
-    where p.period_end >= b.first_day and p.period_start <= b.last_day
+with data_periods as (
+    select * from {{ ref('int_sales_periods') }}
 ),
 
 lines as (
