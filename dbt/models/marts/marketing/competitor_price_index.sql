@@ -23,16 +23,19 @@ sale_lines as (
         ) as nth_from_day_end
     from {{ ref('int_order_lines_enriched') }}
 ),
--- one closing price per product and day with sales, valid until the next such day
-price_periods as (
-    select
-        product_id,
-        placed_on as valid_from,
-        lead(placed_on) over (partition by product_id order by placed_on) as valid_until,
-        row_number() over (partition by product_id order by placed_on) = 1 as is_first_period,
-        unit_price
+-- one closing price per product and day with sales, and each product's first one
+closing_prices as (
+    select product_id, placed_on as day, unit_price
     from sale_lines
     where nth_from_day_end = 1
+),
+first_prices as (
+    select product_id, unit_price as first_price
+    from (
+        select product_id, unit_price, row_number() over (partition by product_id order by day) as nth
+        from closing_prices
+    ) as ranked
+    where nth = 1
 ),
 competitor_days as (
     select
@@ -50,16 +53,35 @@ competitor_days as (
     join products as p on p.sku = c.sku
     group by c.observed_on, p.product_id, p.merchant_id, p.sku, p.list_price
 ),
+-- the latest closing price on or before each observed day: observations and sale days in one
+-- ordered stream per product, the price carried forward (a sale day sorts before an observation
+-- of the same day, so that day's closing price applies)
+stream as (
+    select product_id, observed_on as day, 1 as is_observation, cast(null as decimal(12, 2)) as unit_price
+    from competitor_days
+    union all
+    select product_id, day, 0 as is_observation, unit_price
+    from closing_prices
+),
+carried as (
+    select
+        product_id,
+        day,
+        is_observation,
+        last_value(unit_price ignore nulls) over (
+            partition by product_id order by day, is_observation rows between unbounded preceding and current row
+        ) as latest_price
+    from stream
+),
 priced as (
     select
         d.*,
-        coalesce(pp.unit_price, d.list_price) as our_price,
-        case when pp.unit_price is null then 'list_price' else 'sale_price' end as our_price_basis
+        coalesce(c.latest_price, f.first_price, d.list_price) as our_price,
+        case when coalesce(c.latest_price, f.first_price) is null then 'list_price' else 'sale_price' end
+            as our_price_basis
     from competitor_days as d
-    left join price_periods as pp
-        on pp.product_id = d.product_id
-       and (d.observed_on >= pp.valid_from or pp.is_first_period)
-       and (d.observed_on < pp.valid_until or pp.valid_until is null)
+    join carried as c on c.product_id = d.product_id and c.day = d.observed_on and c.is_observation = 1
+    left join first_prices as f on f.product_id = d.product_id
 )
 select
     observed_on,
