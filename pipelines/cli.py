@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ops_store.cli.output import JSON_OPTION, console, run
@@ -30,6 +33,19 @@ class Bars:
         if phase not in self.tasks:
             self.tasks[phase] = self.progress.add_task(phase, total=total, latest="")
         self.progress.update(self.tasks[phase], completed=done, total=total, latest=latest)
+
+
+@contextmanager
+def dbt_output_to_file() -> Iterator[None]:
+    previous = os.environ.get("ECOM_DBT_LOG_TO_FILE")
+    os.environ["ECOM_DBT_LOG_TO_FILE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ECOM_DBT_LOG_TO_FILE", None)
+        else:
+            os.environ["ECOM_DBT_LOG_TO_FILE"] = previous
 
 
 def _summary(result: Any) -> dict[str, Any]:
@@ -62,7 +78,8 @@ def _run_with_bars(as_json: bool, action: Any) -> dict[str, Any]:
         return _summary(action(None))
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("[dim]{task.fields[latest]}"))
-    with Progress(*columns, console=console) as progress:
+    # Bars write to the stdout of now (bound), so dbt's output sent to a file meanwhile cannot take them.
+    with Progress(*columns, console=Console(file=sys.stdout)) as progress, dbt_output_to_file():
         return _summary(action(Bars(progress)))
 
 

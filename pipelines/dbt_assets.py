@@ -6,6 +6,7 @@ dbt writes the same DuckDB file as the loads, so `dbt build` runs under the ware
 lock. Its manifest, target and logs live in the data dir; the manifest is (re)parsed when the
 definitions are built and it is missing or older than the project's files."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -77,10 +78,24 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
                   warehouse: WarehouseResource) -> Iterator[Any]:
         run_settings = warehouse.settings()
         os.environ.update(dbt_env(run_settings))  # the dbt subprocess inherits them
-        with writer_lock(run_settings.warehouse_path):
-            yield from dbt.cli(["build", "--target-path", str(project.target_path)], context=context).stream()
+        with writer_lock(run_settings.warehouse_path), _dbt_output(run_settings, context.run_id):
+            # one target in the data dir (dagster-dbt would make one per run inside the project folder)
+            yield from dbt.cli(["build"], context=context, target_path=project.target_path).stream()
 
     return dbt_build
+
+
+@contextlib.contextmanager
+def _dbt_output(settings: PipelineSettings, run_id: str) -> Iterator[None]:
+    """dagster-dbt echoes every dbt event to stdout (the UI's compute log). Under `ecom pipeline
+    run` (ECOM_DBT_LOG_TO_FILE=1) that would bury the progress bars: there it goes to a file."""
+    if os.environ.get("ECOM_DBT_LOG_TO_FILE") != "1":
+        yield
+        return
+    path = settings.dbt_dir / "logs" / f"dbt-build-{run_id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as log, contextlib.redirect_stdout(log):
+        yield
 
 
 def dbt_resource(settings: PipelineSettings | None = None) -> DbtCliResource:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.cli import Bars
+from pipelines.cli import Bars, dbt_output_to_file
 from pipelines.publish import open_snapshot
 from pipelines.runner import run_pipeline
 from pipelines.settings import PipelineSettings
@@ -38,7 +39,7 @@ def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) 
         console.print(f"[bold]{number}. The pipeline[/bold]: the simulated shop and its landing files into the "
                       f"DuckDB warehouse, checked, and published for the dashboards")
         columns = (TextColumn("  {task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
+        with Progress(*columns, console=Console(file=sys.stdout)) as progress, dbt_output_to_file():
             result = run_pipeline(progress=Bars(progress))
         settings = PipelineSettings()
         for phase in result.phases:

@@ -1,5 +1,6 @@
 -- fct_orders' net revenue per day equals the store's own figures to the cent, computed straight
 -- from raw: subtotal - discount of orders not cancelled, less approved refunds on their orders.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_orders'}}}) }}
 with store_side as (
     select
         cast(o.placed_at as date) as day,

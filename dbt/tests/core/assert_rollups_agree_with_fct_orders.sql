@@ -1,5 +1,6 @@
 -- Marts that roll up sales agree with fct_orders: lines sum to their order, and the daily sales
 -- (refunds on the day paid) sum to the same total net revenue, COGS and units.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_orders'}}}) }}
 with orders as (
     select sum(net_revenue) as net_revenue, sum(cogs) as cogs, sum(units) as units, sum(gross_sales) as gross
     from {{ ref('fct_orders') }}

@@ -1,6 +1,7 @@
 -- Cohorts: rates in [0, 1], month 0 keeps the whole cohort, active never exceeds the cohort,
 -- every customer with an order not cancelled sits in exactly one cohort, and the cohorts' revenue
 -- adds up to all net revenue in fct_orders.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_cohorts'}}}) }}
 with cohort_rows as (
     select * from {{ ref('customer_cohorts') }}
 ),

@@ -1,6 +1,7 @@
 -- finance_daily's net revenue over all days and merchants equals fct_daily_sales' and fct_orders'
 -- to the cent: refunds land on other days than their orders, but not in other totals. Its other
 -- sales columns add up to fct_daily_sales' too (the day x merchant spine loses nothing).
+{{ config(meta={'dagster': {'ref': {'name': 'finance_daily'}}}) }}
 with finance as (
     select
         sum(net_revenue) as net_revenue,

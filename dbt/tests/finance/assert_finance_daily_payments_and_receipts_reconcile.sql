@@ -1,6 +1,7 @@
 -- finance_daily's money and goods movements agree with their sources: approved captures (and sales)
 -- and refunds of the payment provider, and purchase-order receipts at cost in the stock ledger, from
 -- the first day of the mart on (the mart starts at the first order day).
+{{ config(meta={'dagster': {'ref': {'name': 'finance_daily'}}}) }}
 with finance as (
     select
         sum(payments_captured) as captured,

@@ -1,6 +1,6 @@
 -- Warn only: the ledger, levels and valuations load one after another, so while orders flow a
 -- load can catch them a few rows apart; the blocking checks on raw already reconcile each table.
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'finance_daily'}}}) }}
 -- On the mart's last day, each merchant's stock recomputed from the ledger equals the store's own
 -- state: units = sum of stock_levels.on_hand, value = on hand x stock_valuations.avg_unit_cost (the
 -- moving average the store keeps), to the cent up to rounding: the mart rounds each product and

@@ -1,5 +1,6 @@
 -- Count variances are counted - expected, and each count's variances are what the ledger booked
 -- as count_correction movements (ref_type 'count', ref_id = the count) for that product.
+{{ config(meta={'dagster': {'ref': {'name': 'count_variances'}}}) }}
 with lines as (
     select * from {{ ref('count_variances') }}
 ),

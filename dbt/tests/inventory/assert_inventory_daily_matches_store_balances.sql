@@ -1,6 +1,6 @@
 -- Warn only: the ledger, levels and valuations load one after another, so while orders flow a
 -- load can catch them a few rows apart; the blocking checks on raw already reconcile each table.
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'inventory_daily'}}}) }}
 -- The rebuilt position on the last day equals the store's maintained balances (stock_levels:
 -- on hand and reserved) and its valuation (stock_valuations), pair by pair.
 with last_day as (

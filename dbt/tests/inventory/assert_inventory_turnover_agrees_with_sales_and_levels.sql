@@ -1,5 +1,6 @@
 -- Units and COGS by product and month equal fct_order_lines (the sales marts' numbers), and the
 -- levels add up: product = sum of its warehouses, merchant = sum of its products.
+{{ config(meta={'dagster': {'ref': {'name': 'inventory_turnover'}}}) }}
 with sales as (
     select
         cast({{ dbt.date_trunc('month', 'placed_on') }} as date) as month_start,

@@ -1,6 +1,7 @@
 -- Every item is due (an alert open in the store, or available at or below the reorder point or
 -- the safety stock), and the suggested quantity is never negative and a multiple of the
 -- policy's order multiple.
+{{ config(meta={'dagster': {'ref': {'name': 'stock_alerts'}}}) }}
 select a.product_id, a.warehouse_id, a.alert_source, a.available, a.reorder_point, a.safety_stock, a.suggested_qty
 from {{ ref('stock_alerts') }} as a
 left join {{ ref('stg_store__replenishment_policies') }} as p

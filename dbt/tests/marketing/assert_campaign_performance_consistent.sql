@@ -1,6 +1,7 @@
 -- campaign_performance: rates are proportions, the uplift lies inside its interval, every member
 -- is counted in one group (so grp holds only 'target' and 'control', and nobody is in a campaign
 -- twice), and attributed orders and revenue add up to fct_orders.
+{{ config(meta={'dagster': {'ref': {'name': 'campaign_performance'}}}) }}
 with c as (
     select * from {{ ref('campaign_performance') }}
 ),

@@ -1,6 +1,7 @@
 -- competitor_price_index: one row for every (day, sku) with competitor observations, min <= median,
 -- undercut exactly when the minimum is below our price, promos within the competitors counted,
 -- and the index is our price / median x 100.
+{{ config(meta={'dagster': {'ref': {'name': 'competitor_price_index'}}}) }}
 with p as (
     select * from {{ ref('competitor_price_index') }}
 ),

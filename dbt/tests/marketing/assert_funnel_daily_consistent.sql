@@ -1,5 +1,6 @@
 -- funnel_daily: every session of int_sessions is counted once, no step exceeds the sessions,
 -- and each conversion is step / previous step, null exactly when the previous step is 0.
+{{ config(meta={'dagster': {'ref': {'name': 'funnel_daily'}}}) }}
 with f as (
     select * from {{ ref('funnel_daily') }}
 ),

@@ -1,6 +1,7 @@
 -- product_performance and sales_trends add up to fct_daily_sales in every period: product rows per
 -- period (units and net revenue), and each sales_trends dimension's values per period (units and
 -- net revenue) — refunds sit on the day paid in all three.
+{{ config(meta={'dagster': {'ref': {'name': 'product_performance'}}}) }}
 with daily as (
     select d.day, d.units, d.net_revenue, dd.week_start, dd.month_start
     from {{ ref('fct_daily_sales') }} as d

@@ -1,6 +1,7 @@
 -- An order has one channel and one customer, so sales_trends' channel and region values add up to
 -- the orders placed in the period and not cancelled (categories may count an order more than once,
 -- never fewer times in total).
+{{ config(meta={'dagster': {'ref': {'name': 'sales_trends'}}}) }}
 with orders as (
     select o.placed_on, d.week_start, d.month_start, o.order_id
     from {{ ref('fct_orders') }} as o

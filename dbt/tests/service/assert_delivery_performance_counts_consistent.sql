@@ -1,6 +1,7 @@
 -- delivery_performance counts every shipment exactly once and its parts never exceed their whole:
 -- on time <= delivered <= shipments, delivered + not delivered = shipments, and the exception events
 -- add up to those in the tracking feed.
+{{ config(meta={'dagster': {'ref': {'name': 'delivery_performance'}}}) }}
 with totals as (
     select sum(shipments) as shipments, sum(exceptions) as exceptions
     from {{ ref('delivery_performance') }}

@@ -1,6 +1,7 @@
 -- loyalty_summary follows the points ledger: over all tiers, outstanding points move each month by
 -- issued - redeemed - expired; at the latest month they equal the accounts' balances; the liability
 -- is outstanding points at the programme's point value; members are counted once.
+{{ config(meta={'dagster': {'ref': {'name': 'loyalty_summary'}}}) }}
 with months as (
     select
         month_start,

@@ -1,6 +1,7 @@
 -- returns_analysis agrees with its sources: refunded value sums to the refunds paid for returns, units
 -- returned to the accepted returns' quantity, and units sold (one value per month x product) to
 -- fct_order_lines' units; no reason row returns more than was sold.
+{{ config(meta={'dagster': {'ref': {'name': 'returns_analysis'}}}) }}
 with mart as (
     select sum(refunded_value) as refunded_value, sum(units_returned) as units_returned
     from {{ ref('returns_analysis') }}

@@ -1,4 +1,5 @@
 -- Every rate in the service marts lies in [0, 1] (nulls, for empty denominators, are allowed).
+{{ config(meta={'dagster': {'ref': {'name': 'delivery_performance'}}}) }}
 {%- set rates = {
     'delivery_performance': ['on_time_rate', 'exception_rate'],
     'returns_analysis': ['return_rate', 'product_return_rate'],

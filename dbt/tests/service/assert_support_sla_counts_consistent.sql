@@ -1,4 +1,5 @@
 -- support_sla counts every ticket once, and breaches, responses and ratings never exceed the tickets.
+{{ config(meta={'dagster': {'ref': {'name': 'support_sla'}}}) }}
 select 'totals' as problem, sum(tickets) as tickets
 from {{ ref('support_sla') }}
 having sum(tickets) <> (select count(*) from {{ ref('stg_store__tickets') }})
