@@ -47,6 +47,7 @@ def build_shop(data_dir: Path, orders: int) -> dict[str, float]:
     from ops_store.migrate import upgrade
     from ops_store.simulate.config import SimConfig
     from ops_store.simulate.run import simulate
+    from pipelines.assets_landing import event_days, landing_files
     from pipelines.extract import StoreSource, ensure_meta, load_table
     from pipelines.landing_load import ensure_landing_tables, load_competitor_file, load_events_day
     from pipelines.settings import PipelineSettings
@@ -68,9 +69,9 @@ def build_shop(data_dir: Path, orders: int) -> dict[str, float]:
         source = StoreSource.attach(con, f"sqlite:///{data_dir / 'store.sqlite'}")
         for spec in table_specs():
             load_table(con, source, spec, full=True)
-        for folder in sorted((settings.landing_dir / "events").glob("dt=*")):
-            load_events_day(con, settings.landing_dir, date.fromisoformat(folder.name[3:]))
-        for path in sorted((settings.landing_dir / "competitor_prices").glob("*.csv")):
+        for day in event_days(settings):
+            load_events_day(con, settings.landing_dir, date.fromisoformat(day))
+        for path in landing_files(settings, "competitor_prices"):
             load_competitor_file(con, path)
     seconds["ingest"] = time.perf_counter() - began
     return seconds

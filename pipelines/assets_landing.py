@@ -71,3 +71,8 @@ def landing_files(settings: PipelineSettings, kind: str) -> list[Path]:
     if kind == "competitor_prices":
         return sorted((settings.landing_dir / "competitor_prices").glob("*.csv"))
     return sorted((settings.landing_dir / "events").glob("dt=*/*.parquet"))
+
+
+def event_days(settings: PipelineSettings) -> list[str]:
+    """The days (YYYY-MM-DD) that have clickstream files waiting, in order."""
+    return sorted({p.parent.name.removeprefix("dt=") for p in landing_files(settings, "events")})

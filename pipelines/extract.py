@@ -84,17 +84,13 @@ def select_list(spec: TableSpec, backend: str) -> str:
     return ", ".join(parts)
 
 
-def _current_columns(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    row = con.execute("SELECT columns FROM meta.watermarks WHERE table_name = ?", [table]).fetchone()
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?",
-                         [table]).fetchone()[0]
-    return row[0] if row and exists else None
-
-
-def _watermark(con: duckdb.DuckDBPyConnection, table: str) -> tuple[datetime | None, int | None]:
-    row = con.execute("SELECT watermark_at, watermark_id FROM meta.watermarks WHERE table_name = ?",
-                      [table]).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+def _last_load(con: duckdb.DuckDBPyConnection, table: str) -> tuple[datetime | None, int | None, str | None]:
+    """The table's watermark and the columns it was loaded with (None when raw.<table> is gone)."""
+    row = con.execute(
+        "SELECT w.watermark_at, w.watermark_id, w.columns FROM meta.watermarks AS w "
+        "JOIN duckdb_tables() AS t ON t.schema_name = 'raw' AND t.table_name = w.table_name "
+        "WHERE w.table_name = ?", [table]).fetchone()
+    return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
 def _changed_rows_predicate(spec: TableSpec, since_at: datetime | None, since_id: int | None,
@@ -133,9 +129,9 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
     """Bring raw.<table> up to date with the store, in one transaction with its watermark."""
     started = time.perf_counter()
     columns_signature = ",".join(f"{c.name}:{c.duck_type}" for c in spec.columns)
-    since_at, since_id = _watermark(con, spec.name)
+    since_at, since_id, loaded_columns = _last_load(con, spec.name)
     mode: Mode = "incremental"
-    if (full or spec.kind == "snapshot" or _current_columns(con, spec.name) != columns_signature
+    if (full or spec.kind == "snapshot" or loaded_columns != columns_signature
             or (since_at is None and since_id is None)):
         mode = "full"
     casts = select_list(spec, source.backend)

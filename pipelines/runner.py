@@ -21,7 +21,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from ops_store.errors import InvalidInput
 from ops_store.security.access import require
-from pipelines.assets_landing import competitor_files, landing_files
+from pipelines.assets_landing import competitor_files, event_days, landing_files
 from pipelines.jobs import full_refresh_config
 from pipelines.settings import PipelineSettings
 
@@ -115,7 +115,7 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
     outcome = PipelineResult()
     with dg.DagsterInstance.get() as instance:
         if landing:
-            days = sorted({p.parent.name.removeprefix("dt=") for p in landing_files(settings, "events")})
+            days = event_days(settings)
             if days:
                 span = _days_between(days[0], days[-1])
                 outcome.phases.append(_execute(defs, "events_daily", "clickstream days", instance, span, progress,
@@ -177,6 +177,6 @@ def backfill_events(first: date, last: date, *, progress: Progress | None = None
     outcome = PipelineResult()
     with dg.DagsterInstance.get() as instance:
         outcome.phases.append(_execute(build_definitions(), "events_daily", "clickstream days", instance,
-                                       (last - first).days + 1, progress,
+                                       _days_between(first.isoformat(), last.isoformat()), progress,
                                        tags=_range(first.isoformat(), last.isoformat())))
     return outcome
