@@ -26,11 +26,13 @@ DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
 
 class EcomDbtTranslator(DagsterDbtTranslator):
-    """Sources become the raw/<table> assets; models are keyed by schema and grouped by folder."""
+    """Sources become the raw/<table> assets that load them, and the ml/<table> assets of the models
+    that write them; models are keyed by schema and grouped by folder."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            schema = "ml" if dbt_resource_props["source_name"] == "ml" else "raw"
+            return dg.AssetKey([schema, dbt_resource_props["name"]])
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["fqn"][1]
         return dg.AssetKey([schema, dbt_resource_props["name"]])
 
@@ -40,7 +42,10 @@ class EcomDbtTranslator(DagsterDbtTranslator):
 
 def dbt_env(settings: PipelineSettings) -> dict[str, str]:
     return {"ECOM_WAREHOUSE_PATH": str(settings.warehouse_path), "DBT_LOG_PATH": str(settings.dbt_dir / "logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
+            # A run splits the dbt build around the model assets (marts -> models -> marts on their
+            # output); a test runs in the step where all the models it reads are built.
+            "DBT_INDIRECT_SELECTION": "buildable"}
 
 
 def dbt_project(settings: PipelineSettings | None = None) -> DbtProject:

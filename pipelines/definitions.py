@@ -8,6 +8,7 @@ import warnings
 
 import dagster as dg
 
+from pipelines.assets_forecast import demand_forecast, demand_model
 from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
 from pipelines.assets_store import all_raw_store_keys, store_assets
@@ -30,9 +31,10 @@ def build_definitions() -> dg.Definitions:
 def _definitions() -> dg.Definitions:
     freshness = freshness_checks()
     dbt_build = dbt_models_asset()
+    ml_assets = [demand_model, demand_forecast]
     models = [k for k in dbt_build.keys if k.path[0] != "raw"]
-    assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build,
-              snapshot_asset([*all_raw_store_keys(), *models])]
+    assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build, *ml_assets,
+              snapshot_asset([*all_raw_store_keys(), *models, *[k for a in ml_assets for k in a.keys]])]
     jobs = build_jobs()
     return dg.Definitions(
         assets=assets,

@@ -61,5 +61,10 @@ class PipelineSettings(BaseSettings):
         return (self.ecom_dbt_dir or self.data_dir / "dbt").expanduser().resolve()
 
     @property
+    def models_dir(self) -> Path:
+        """Trained models (one file per model, replaced by each training run)."""
+        return self.data_dir / "models"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster"

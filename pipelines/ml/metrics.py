@@ -54,6 +54,17 @@ def seasonal_naive_mae(history: ArrayLike, period: int = 7) -> float:
     return float(np.abs(h[period:] - h[:-period]).mean())
 
 
+def seasonal_naive_mae_pooled(history: np.ndarray, period: int = 7) -> float:
+    """MASE's scale over many series at once (rows = series, columns = days; NaN = unknown):
+    the mean absolute error of the in-sample seasonal naive over every known pair of days."""
+    h = np.asarray(history, dtype=float)
+    if h.ndim != 2 or h.shape[1] <= period:
+        return NAN
+    diff = np.abs(h[:, period:] - h[:, :-period])
+    known = ~np.isnan(diff)
+    return float(diff[known].mean()) if known.any() else NAN
+
+
 def mase(actual: ArrayLike, forecast: ArrayLike, history: ArrayLike, period: int = 7) -> float:
     """Mean absolute error / the in-sample seasonal naive's mean absolute error."""
     a, f = _arrays(actual, forecast)

@@ -1,0 +1,216 @@
+"""The demand forecast: one global gradient-boosting model per quantile (P10, P50, P90) across
+every product and warehouse, trained on many past origins at once ("direct" multi-horizon: the
+horizon is a feature), and the rolling-origin backtest that judges it against the baselines.
+
+Targets are the day's units divided by the series' level (its recent mean shrunk towards its
+category's), with the level as sample weight, so the loss is the plain quantile loss in units
+while slow and fast movers share one model. Censored days are never targets."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
+
+from pipelines.ml import baselines, metrics
+from pipelines.ml.demand_panel import FEATURES, KEYS, Context, Panel, context, origin_features
+
+MODEL = "gbm_quantile"
+QUANTILES = (0.1, 0.5, 0.9)
+HORIZON = 28
+MIN_HISTORY = 28  # days before the first training origin
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    horizon: int = HORIZON
+    origins: int = 3  # backtest origins, each `horizon` days apart, the last one `horizon` before the end
+    max_rows: int = 250_000  # training rows; origins are thinned (and then rows sampled) to fit
+    seed: int = 42
+    max_iter: int = 150
+    learning_rate: float = 0.08
+    # OpenMP threads per fit. The trees' threads busy-wait: with anything else running (dbt, the
+    # other model assets, a test worker) two threads on two cores ran 12x slower than one.
+    threads: int = 1
+
+
+@dataclass
+class DemandModel:
+    """Three fitted quantile models and how they were trained."""
+
+    config: ForecastConfig
+    models: dict[float, HistGradientBoostingRegressor]
+    trained_to: date  # the last day whose units were a target
+    training_rows: int
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
+
+
+def training_set(ctx: Context, end: int, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, scaled target, weight) from origins whose whole horizon ends before day index `end`."""
+    last_origin = end - config.horizon
+    candidates = list(range(MIN_HISTORY, last_origin + 1))
+    if not candidates:
+        raise ValueError(f"too little history: {end} days, a forecast needs at least "
+                         f"{MIN_HISTORY + config.horizon}")
+    per_origin = max(1, int((ctx.panel.born < last_origin).sum())) * config.horizon
+    stride = max(1, math.ceil(len(candidates) * per_origin / config.max_rows))
+    origins = candidates[::-1][::stride]  # newest first, so the latest behaviour is always in
+    parts = []
+    for t in origins:
+        X, series, target = origin_features(ctx, t, config.horizon)
+        y = ctx.panel.units[series, target]
+        keep = ~np.isnan(y)
+        level = np.exp(X[:, FEATURES.index("level")])
+        parts.append((X[keep], y[keep] / level[keep], level[keep]))
+    X = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    w = np.concatenate([p[2] for p in parts])
+    if len(y) > config.max_rows:
+        pick = np.sort(np.random.default_rng(config.seed).choice(len(y), config.max_rows, replace=False))
+        X, y, w = X[pick], y[pick], w[pick]
+    return X, y, w
+
+
+def fit(panel: Panel, config: ForecastConfig | None = None, end: int | None = None,
+        ctx: Context | None = None) -> DemandModel:
+    """Train on every target day before day index `end` (default: the whole panel)."""
+    config = config or ForecastConfig()
+    ctx = ctx or context(panel)
+    end = panel.n_days if end is None else end
+    X, y, w = training_set(ctx, end, config)
+    X[:, np.isnan(X).all(axis=0)] = 0.0  # a feature this shop never has (no prices seen): constant
+    models = {}
+    with threadpool_limits(limits=config.threads, user_api="openmp"):
+        for q in QUANTILES:
+            model = HistGradientBoostingRegressor(
+                loss="quantile", quantile=q, max_iter=config.max_iter, learning_rate=config.learning_rate,
+                max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
+                random_state=config.seed)
+            models[q] = model.fit(X, y, sample_weight=w)
+    return DemandModel(config, models, panel.day(end - 1), len(y))
+
+
+def predict(model: DemandModel, panel: Panel, origin: int | None = None,
+            ctx: Context | None = None) -> pl.DataFrame:
+    """P10/P50/P90 per series for the horizon days from day index `origin` (default: the day after
+    the panel), never below zero and never crossing."""
+    ctx = ctx or context(panel)
+    t = panel.n_days if origin is None else origin
+    X, series, target = origin_features(ctx, t, model.config.horizon)
+    level = np.exp(X[:, FEATURES.index("level")])
+    with threadpool_limits(limits=model.config.threads, user_api="openmp"):
+        raw = np.column_stack([model.models[q].predict(X) * level for q in QUANTILES])
+    p10, p50, p90 = np.sort(np.maximum(raw, 0.0), axis=1).T
+    keys = panel.series.select(KEYS)[series]
+    return keys.with_columns(
+        pl.Series("day", [panel.day(int(d)) for d in target], dtype=pl.Date),
+        pl.Series("p10", p10), pl.Series("p50", p50), pl.Series("p90", p90), pl.lit(MODEL).alias("model"))
+
+
+def history_frame(panel: Panel, end: int) -> pl.DataFrame:
+    """The panel's raw units before day index `end` as a long frame (censored days as 0: what a
+    baseline sees), for the baselines."""
+    live = np.flatnonzero(panel.born < end)
+    units = np.nan_to_num(panel.units[live, :end])
+    keys = panel.series.select(KEYS)[live]
+    days = [panel.day(d) for d in range(end)]
+    return pl.DataFrame({
+        "product_id": np.repeat(keys["product_id"].to_numpy(), end),
+        "warehouse_id": np.repeat(keys["warehouse_id"].to_numpy(), end),
+        "day": pl.Series(days * len(live), dtype=pl.Date),
+        "units": units.reshape(-1),
+    })
+
+
+def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rolling origins: the model retrained before each origin, the baselines from the same
+    history. Returns (accuracy per model and origin, the model's daily errors for safety stock).
+    Censored days are left out of every score (no one knows their demand)."""
+    config = config or ForecastConfig()
+    ctx = context(panel)
+    origins = [panel.n_days - k * config.horizon for k in range(config.origins, 0, -1)]
+    origins = [t for t in origins if t - config.horizon >= MIN_HISTORY]
+    if not origins:
+        raise ValueError(f"too little history for a backtest: {panel.n_days} days, needs at least "
+                         f"{MIN_HISTORY + 2 * config.horizon}")
+    rows, errors = [], []
+    for t in origins:
+        model = fit(panel, config, end=t, ctx=ctx)
+        forecast = predict(model, panel, origin=t, ctx=ctx)
+        history = history_frame(panel, t)
+        scale = metrics.seasonal_naive_mae_pooled(panel.units[:, :t], period=7)
+        candidates = {
+            MODEL: forecast,
+            baselines.SEASONAL_NAIVE: baselines.seasonal_naive(history, KEYS, config.horizon)
+            .rename({"forecast": "p50"}),
+            baselines.MOVING_AVERAGE_28: baselines.moving_average(history, KEYS, config.horizon)
+            .rename({"forecast": "p50"}),
+        }
+        actual = _actuals(panel, t, config.horizon)
+        for name, frame in candidates.items():
+            scored = actual.join(frame, on=[*KEYS, "day"], how="inner")
+            a, f = scored["units"].to_numpy(), scored["p50"].to_numpy()
+            has_band = "p10" in frame.columns
+            rows.append({
+                "model": name, "origin_on": panel.day(t), "horizon_days": config.horizon,
+                "series": scored.select(KEYS).n_unique(), "days_scored": len(a),
+                "actual_units": float(a.sum()), "forecast_units": float(f.sum()),
+                "abs_error_units": float(np.abs(a - f).sum()),
+                "wape": metrics.wape(a, f), "mase": float(np.abs(a - f).mean() / scale) if scale else math.nan,
+                "bias": metrics.bias(a, f),
+                "coverage": metrics.coverage(a, scored["p10"], scored["p90"]) if has_band else None,
+            })
+            if name == MODEL:
+                errors.append(scored.select(*KEYS, (pl.col("p50") - pl.col("units")).alias("error")))
+    return pl.DataFrame(rows), pl.concat(errors)
+
+
+def summarise(accuracy: pl.DataFrame) -> pl.DataFrame:
+    """All origins pooled, per model: WAPE and bias from the summed units, MASE and coverage
+    weighted by the days scored; and each model's WAPE improvement over each baseline."""
+    pooled = accuracy.group_by("model", maintain_order=True).agg(
+        (pl.col("abs_error_units").sum() / pl.col("actual_units").sum()).alias("wape"),
+        ((pl.col("mase") * pl.col("days_scored")).sum() / pl.col("days_scored").sum()).alias("mase"),
+        ((pl.col("forecast_units").sum() - pl.col("actual_units").sum()) / pl.col("actual_units").sum()).alias("bias"),
+        pl.when(pl.col("coverage").is_not_null().any())
+        .then((pl.col("coverage") * pl.col("days_scored")).sum() / pl.col("days_scored").sum()).alias("coverage"),
+        pl.col("origin_on").n_unique().alias("origins"), pl.col("days_scored").sum())
+    wape = dict(zip(pooled["model"], pooled["wape"], strict=True))
+    return pooled.with_columns(*[
+        (1 - pl.col("wape") / wape[b]).alias(f"wape_gain_vs_{b}") for b in
+        (baselines.SEASONAL_NAIVE, baselines.MOVING_AVERAGE_28) if wape.get(b)])
+
+
+def _actuals(panel: Panel, t: int, horizon: int) -> pl.DataFrame:
+    end = min(t + horizon, panel.n_days)
+    live = np.flatnonzero(panel.born < t)
+    block = panel.units[live, t:end]
+    keys = panel.series.select(KEYS)[live]
+    frame = pl.DataFrame({
+        "product_id": np.repeat(keys["product_id"].to_numpy(), end - t),
+        "warehouse_id": np.repeat(keys["warehouse_id"].to_numpy(), end - t),
+        "day": pl.Series([panel.day(d) for d in range(t, end)] * len(live), dtype=pl.Date),
+        "units": block.reshape(-1),
+    })
+    return frame.filter(pl.col("units").is_not_nan())
+
+
+def error_spread(errors: pl.DataFrame, panel: Panel, min_days: int = 28) -> pl.DataFrame:
+    """Standard deviation of the daily forecast error per series (METRICS safety stock), shrunk
+    towards the category's spread when a series has few scored days."""
+    per = errors.group_by(KEYS).agg(pl.col("error").std(ddof=1).alias("sd"), pl.len().alias("n"))
+    cats = panel.series.select(*KEYS, "category")
+    per = cats.join(per, on=KEYS, how="left").with_columns(pl.col("n").fill_null(0))
+    cat_sd = per.group_by("category").agg(
+        ((pl.col("sd").fill_null(0) ** 2 * pl.col("n")).sum() / pl.col("n").sum().clip(1)).sqrt().alias("cat_sd"))
+    overall = float(np.nanstd(errors["error"].to_numpy(), ddof=1)) if len(errors) > 1 else 0.0
+    return (per.join(cat_sd, on="category", how="left")
+            .with_columns(pl.col("cat_sd").fill_null(overall).fill_nan(overall))
+            .with_columns(((pl.col("sd").fill_null(0).fill_nan(0) * pl.col("n") + pl.col("cat_sd") * min_days)
+                           / (pl.col("n") + min_days)).alias("error_sd"))
+            .select(*KEYS, "error_sd", pl.col("n").alias("error_days")))
