@@ -18,6 +18,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.landing_load import ensure_landing_tables
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
 from pipelines.warehouse import writer_lock
@@ -82,12 +83,33 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
     def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource,
                   warehouse: WarehouseResource) -> Iterator[Any]:
         run_settings = warehouse.settings()
-        os.environ.update(dbt_env(run_settings))  # the dbt subprocess inherits them
-        with writer_lock(run_settings.warehouse_path), _dbt_output(run_settings, context.run_id):
+        # The landing models may run before any landing file was loaded (a run without landing
+        # files, or the part of a split build that only reads landing tables): give them their
+        # (empty) tables rather than a missing-table error.
+        with warehouse.writer() as con:
+            ensure_landing_tables(con)
+        with _environment(dbt_env(run_settings)), writer_lock(run_settings.warehouse_path), \
+                _dbt_output(run_settings, context.run.run_id):
             # one target in the data dir (dagster-dbt would make one per run inside the project folder)
             yield from dbt.cli(["build"], context=context, target_path=project.target_path).stream()
 
     return dbt_build
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """These variables for the dbt subprocess (and dagster-dbt's selection), for this step only: a
+    run executed in process must not leave another warehouse's path behind for the next one."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager

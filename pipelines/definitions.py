@@ -8,9 +8,11 @@ import warnings
 
 import dagster as dg
 
+from pipelines.assets_customers import score_customer_models, train_customer_models
 from pipelines.assets_forecast import demand_forecast, demand_model
 from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
+from pipelines.assets_recommend import score_recommenders, train_recommenders
 from pipelines.assets_store import all_raw_store_keys, store_assets
 from pipelines.checks import freshness_checks, reconcile_checks
 from pipelines.dbt_assets import dbt_models_asset, dbt_resource
@@ -31,7 +33,8 @@ def build_definitions() -> dg.Definitions:
 def _definitions() -> dg.Definitions:
     freshness = freshness_checks()
     dbt_build = dbt_models_asset()
-    ml_assets = [demand_model, demand_forecast]
+    ml_assets = [demand_model, demand_forecast, train_recommenders, score_recommenders, train_customer_models,
+                 score_customer_models]
     models = [k for k in dbt_build.keys if k.path[0] != "raw"]
     assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build, *ml_assets,
               snapshot_asset([*all_raw_store_keys(), *models, *[k for a in ml_assets for k in a.keys]])]

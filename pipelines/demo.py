@@ -25,11 +25,27 @@ def _headlines(settings: PipelineSettings, console: Console) -> None:
         category, category_net = con.execute(
             "SELECT p.category, sum(s.net_revenue) FROM marts.fct_daily_sales s JOIN marts.dim_products p "
             "USING (product_id) GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
+        wape = dict(con.execute("SELECT model, wape FROM marts.forecast_accuracy WHERE scope = 'overall'").fetchall())
+        ndcg = dict(con.execute("SELECT model, ndcg_at_10 FROM marts.recommendation_accuracy").fetchall())
+        auc = dict(con.execute("SELECT model, roc_auc FROM marts.churn_model_accuracy").fetchall())
+        reorder = con.execute("SELECT count(*) FILTER (WHERE suggested_qty > 0) FROM marts.reorder_suggestions"
+                              ).fetchone()[0]
     finally:
         con.close()
     console.print(f"  marts: {orders:,} orders, net revenue {net:,.2f} {currency}, average order value "
                   f"{net / orders:,.2f}, gross margin {margin / net:.1%}; best category {category} "
                   f"({category_net:,.2f})")
+    if wape:
+        console.print(f"  demand forecast WAPE {wape['gbm_quantile']:.3f} (seasonal naive "
+                      f"{wape['seasonal_naive']:.3f}, 28-day average {wape['moving_average_28']:.3f}); "
+                      f"{reorder} products to reorder now")
+    else:
+        console.print("  demand forecast: not enough history yet (84 days needed)")
+    if ndcg:
+        console.print(f"  recommendations NDCG@10 {ndcg['item_neighbours']:.3f} (popularity {ndcg['popularity']:.3f})")
+    if auc:
+        console.print(f"  churn model ROC AUC {auc['logistic_regression']:.3f} "
+                      f"(recency alone {auc['recency_only']:.3f})")
 
 
 def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) -> None:

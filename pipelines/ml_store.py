@@ -80,3 +80,7 @@ def load_model(settings: PipelineSettings, name: str) -> Any:
         raise MissingInput(f"no trained model at {path}: materialise its training asset first "
                            "(ecom pipeline run trains every model)")
     return joblib.load(path)
+
+
+def delete_model(settings: PipelineSettings, name: str) -> None:
+    model_path(settings, name).unlink(missing_ok=True)

@@ -37,7 +37,7 @@ class SimShop:
 
 
 @contextmanager
-def simulated_shop(backend: str, root: Path, pg_url: str | None) -> Iterator[SimShop]:
+def simulated_shop(backend: str, root: Path, pg_url: str | None, config: SimConfig = SIM) -> Iterator[SimShop]:
     """Simulate a small shop into a new SQLite file, or a new schema of the worker's database."""
     home = root / f"shop-{backend}"
     home.mkdir(parents=True)
@@ -62,7 +62,7 @@ def simulated_shop(backend: str, root: Path, pg_url: str | None) -> Iterator[Sim
                 admin.dispose()
         store = Store(url)
         upgrade(store)
-        simulate(store, SIM, home)
+        simulate(store, config, home)
         store.dispose()
         yield SimShop(backend, url, home)
     finally:

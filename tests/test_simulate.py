@@ -141,7 +141,22 @@ def test_history_looks_like_a_shop(fresh_store: Callable[[str], Store], tmp_path
         rate = {bool(flag): tickets / orders for flag, orders, tickets in late}
         assert rate[True] > 3 * rate[False]
         assert q("SELECT COUNT(*) FROM stock_movements WHERE kind = 'count_correction'")[0][0] > 0
+        bought = pl.DataFrame(q("SELECT c.customer_ref, p.category FROM order_lines l "
+                                "JOIN orders o ON o.id = l.order_id JOIN customers c ON c.id = o.customer_id "
+                                "JOIN products p ON p.id = l.product_id"), schema=["customer_ref", "category"],
+                              orient="row")
     truth = tmp_path / "landing" / "ground_truth"
+    # lasting tastes: customers buy mostly in their favourite categories, far above those categories' share
+    tastes = pl.read_parquet(truth / "customers.parquet")
+    assert tastes["favourite_categories"].list.len().is_between(1, 2).all()
+    assert tastes["taste_strength"].mean() == pytest.approx(0.6, abs=0.03)
+    share = bought.group_by("category").agg((pl.len() / bought.height).alias("share"))
+    lines = (bought.join(tastes.select("customer_ref", "favourite_categories"), on="customer_ref")
+             .with_columns(pl.col("favourite_categories").list.contains(pl.col("category")).alias("in_favourite")))
+    expected = (tastes.select("customer_ref", pl.col("favourite_categories").alias("category")).explode("category")
+                .join(share, on="category").group_by("customer_ref").agg(pl.col("share").sum().alias("expected")))
+    lines = lines.join(expected, on="customer_ref")
+    assert lines["in_favourite"].mean() > lines["expected"].mean() + 0.2
     aff = pl.read_parquet(truth / "affinities.parquet").filter(pl.col("orders_with_a") >= 20)
     assert aff.height >= 2 and aff["observed_lift"].median() > 1.5
     campaigns = json.loads((truth / "campaign_uplift.json").read_text())

@@ -1,6 +1,7 @@
 """One day's demand: who buys (new customers on their acquisition day, repeat buyers by their
 rate, seasonality and campaign contact), from which merchant, through which channel, when, and
-what (popularity among the products on sale, planted affinities)."""
+what (the customer's favourite categories with the probability of their taste strength, else
+popularity among the merchant's products on sale; planted affinities)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ops_store.simulate.calendar import Calendar
-from ops_store.simulate.catalog import Catalog
+from ops_store.simulate.catalog import CATEGORIES, Catalog
 from ops_store.simulate.config import DAY
 from ops_store.simulate.customers import CHANNEL_SHARE, Customers
 
@@ -31,6 +32,35 @@ class DayDemand:
 
 def selling(cat: Catalog, day: int) -> np.ndarray:
     return (cat.launch <= day) & (cat.retire > day)
+
+
+def taste_products(cat: Catalog, on_sale: np.ndarray, line_merchant: np.ndarray, favourite: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Per line, a product drawn by popularity among its merchant's products on sale in the line's
+    favourite categories (``favourite``: (lines, 2), -1 = no second one); -1 where there are none.
+    One draw over all lines: products sorted by (merchant, category) share one cumulative popularity;
+    a line's category is picked by its mass, then a point inside that category's stretch of it."""
+    nc = len(CATEGORIES)
+    k = len(line_merchant)
+    key = cat.merchant * nc + cat.category
+    by_group = np.argsort(key, kind="stable")
+    prods = by_group[on_sale[by_group]]
+    if not k or not len(prods):
+        return np.full(k, -1, dtype=np.int64)
+    cdf = np.cumsum(cat.popularity[prods])
+    bounds = np.searchsorted(key[prods], np.arange(len(cat.merchant_code) * nc + 1))
+    before = np.r_[0.0, cdf][bounds]  # popularity of all earlier (merchant, category) groups
+    mass = np.diff(before)
+    g1 = line_merchant * nc + favourite[:, 0]
+    g2 = line_merchant * nc + np.maximum(favourite[:, 1], 0)
+    m1 = mass[g1]
+    total = m1 + np.where(favourite[:, 1] >= 0, mass[g2], 0.0)
+    u = rng.random(k) * total
+    first = u < m1
+    g = np.where(first, g1, g2)
+    pick = np.searchsorted(cdf, before[g] + np.where(first, u, u - m1), side="right")
+    pick = np.clip(pick, bounds[g], np.maximum(bounds[g + 1] - 1, bounds[g]))
+    return np.where(total > 0, prods[np.minimum(pick, len(prods) - 1)], -1)
 
 
 def day_demand(day: int, cal: Calendar, cat: Catalog, cust: Customers, camp_factor: np.ndarray,
@@ -58,14 +88,29 @@ def day_demand(day: int, cal: Calendar, cat: Catalog, cust: Customers, camp_fact
     line_merchant = merchant[line_order]
     product = np.full(len(line_order), -1, dtype=np.int64)
     on_sale = selling(cat, day)
-    for m in np.unique(line_merchant):
+    # Tastes: with the customer's taste strength a line comes from their favourite categories.
+    line_customer = customer[line_order]
+    tasteful = np.flatnonzero(rng.random(len(line_order)) < cust.taste[line_customer])
+    product[tasteful] = taste_products(cat, on_sale, line_merchant[tasteful],
+                                       cust.favourite[line_customer[tasteful]], rng)
+    normal = product < 0  # the other lines, and those whose merchant sells none of the favourites today
+    for m in np.unique(line_merchant[normal]):
         prods = np.flatnonzero((cat.merchant == m) & on_sale)
-        where = np.flatnonzero(line_merchant == m)
+        where = np.flatnonzero(normal & (line_merchant == m))
         if not len(prods):
             continue
         cdf = np.cumsum(cat.popularity[prods])
         pick = np.searchsorted(cdf, rng.random(len(where)) * cdf[-1], side="right")
         product[where] = prods[np.minimum(pick, len(prods) - 1)]
+    # A basket holds a product once: favourite-category lines that repeat one drawn earlier in the same
+    # order get one more draw (a narrow choice repeats far more often than the whole range does).
+    key = line_order * cat.n + product
+    again = np.ones(len(key), bool)
+    again[np.unique(key, return_index=True)[1]] = False
+    again = np.flatnonzero(again[tasteful] & (product[tasteful] >= 0))
+    if len(again):
+        redo = tasteful[again]
+        product[redo] = taste_products(cat, on_sale, line_merchant[redo], cust.favourite[line_customer[redo]], rng)
     # Planted affinities: a product pulls its partner into the basket.
     partner = np.where(product >= 0, cat.partner[np.maximum(product, 0)], -1)
     pull = (partner >= 0) & (rng.random(len(product)) < cat.partner_prob[np.maximum(product, 0)])

@@ -84,7 +84,7 @@ def simulate(store: Store, cfg: SimConfig, data_dir: Path, progress: Progress | 
 
     cal = build_calendar(cfg, rng[0])
     cat = build_catalog(cfg, rng[0])
-    cust = build_customers(cfg, cal, cat, rng[0])
+    cust = build_customers(cfg, cal, cat, rng[0], rng[7])  # tastes from their own stream
     campaigns = build_campaigns(cfg.days, cust, rng[0])
     hist = phase("simulate days", cfg.days,
                  lambda: simulate_days(cfg, cal, cat, cust, campaigns, rng[1],

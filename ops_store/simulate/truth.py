@@ -1,5 +1,6 @@
-"""Ground truth for checking analyses: planted affinities, true campaign uplift, customer types,
-demand lost to stock-outs, price changes and the simulation's settings (landing/ground_truth/)."""
+"""Ground truth for checking analyses: planted affinities, true campaign uplift, customer types
+and tastes, demand lost to stock-outs, price changes and the simulation's settings
+(landing/ground_truth/)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ops_store.simulate.campaigns import SimCampaign, true_uplift
 from ops_store.simulate.catalog import CARRIERS, CATEGORIES, Catalog
 from ops_store.simulate.config import DAY, SimConfig
 from ops_store.simulate.crm import LATE_TICKET_RATE, TICKET_RATE
-from ops_store.simulate.customers import Customers
+from ops_store.simulate.customers import SECOND_FAVOURITE_SHARE, TASTE_BETA, Customers
 from ops_store.simulate.engine import History
 from ops_store.simulate.fulfilment import DECLINE_RATE, LATE_RETURN_FACTOR, UNPAID_TRANSFER_RATE
 
@@ -73,7 +74,9 @@ def write_truth(root: Path, cfg: SimConfig, cal: Calendar, cat: Catalog, cust: C
         "acquired_on": [cfg.start + timedelta(days=int(d)) for d in cust.acquired.tolist()],
         "churned_from": [cfg.start + timedelta(days=int(d)) for d in cust.churn.tolist()],
         "repeat_rate_per_day": cust.rate, "one_off": cust.rate == 0,
-    }).write_parquet(root / "customers.parquet")
+        "favourite_categories": [[CATEGORIES[c][0] for c in row if c >= 0] for row in cust.favourite.tolist()],
+        "taste_strength": cust.taste,
+    }, schema_overrides={"favourite_categories": pl.List(pl.Utf8)}).write_parquet(root / "customers.parquet")
     lost = hist.book.lost if hist.book else []
     lost_day = np.concatenate([np.full(len(p), d) for d, p, _ in lost]) if lost else np.zeros(0, np.int64)
     lost_p = np.concatenate([p for _, p, _ in lost]) if lost else np.zeros(0, np.int64)
@@ -94,7 +97,9 @@ def write_truth(root: Path, cfg: SimConfig, cal: Calendar, cat: Catalog, cust: C
         "carrier_delay_rate": {c[0]: c[2] for c in CARRIERS}, "ticket_rate": TICKET_RATE,
         "late_ticket_rate": LATE_TICKET_RATE, "card_decline_rate": DECLINE_RATE[0],
         "e_wallet_decline_rate": DECLINE_RATE[1], "unpaid_transfer_rate": UNPAID_TRANSFER_RATE,
-        "one_off_share": cfg.one_off_share, "daily_demand_weight": [round(float(w), 4) for w in cal.weight],
+        "one_off_share": cfg.one_off_share, "taste_strength_beta": list(TASTE_BETA),
+        "second_favourite_category_share": SECOND_FAVOURITE_SHARE,
+        "daily_demand_weight": [round(float(w), 4) for w in cal.weight],
     }
     (root / "settings.json").write_text(json.dumps(settings, indent=2))
     return ["affinities.parquet", "campaign_uplift.json", "customers.parquet", "lost_demand.parquet",

@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from pipelines.ml import baselines, metrics
-from pipelines.ml.demand_panel import FEATURES, KEYS, Context, Panel, context, origin_features
+from pipelines.ml.demand_panel import FEATURES, KEYS, Context, Panel, TooLittleHistory, context, origin_features
 
 MODEL = "gbm_quantile"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -26,14 +26,27 @@ HORIZON = 28
 MIN_HISTORY = 28  # days before the first training origin
 
 
+BACKTEST_SCHEMA = {"model": pl.String, "origin_on": pl.Date, "horizon_days": pl.Int64, "series": pl.Int64,
+                   "days_scored": pl.Int64, "actual_units": pl.Float64, "forecast_units": pl.Float64,
+                   "abs_error_units": pl.Float64, "wape": pl.Float64, "mase": pl.Float64, "bias": pl.Float64,
+                   "coverage": pl.Float64}
+ERRORS_SCHEMA = {"product_id": pl.Int64, "warehouse_id": pl.Int64, "error_sd": pl.Float64, "error_days": pl.Int64}
+FORECAST_SCHEMA = {"product_id": pl.Int64, "warehouse_id": pl.Int64, "forecast_on": pl.Date, "p10": pl.Float64,
+                   "p50": pl.Float64, "p90": pl.Float64, "model": pl.String}
+
+
 @dataclass(frozen=True)
 class ForecastConfig:
     horizon: int = HORIZON
     origins: int = 3  # backtest origins, each `horizon` days apart, the last one `horizon` before the end
-    max_rows: int = 250_000  # training rows; origins are thinned (and then rows sampled) to fit
+    max_rows: int = 150_000  # training rows; origins are thinned (and then rows sampled) to fit
     seed: int = 42
     max_iter: int = 150
     learning_rate: float = 0.08
+    half_life_days: float = 90.0  # training origins weigh half as much every 90 days back (0: all the same)
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
     # OpenMP threads per fit. The trees' threads busy-wait: with anything else running (dbt, the
     # other model assets, a test worker) two threads on two cores ran 12x slower than one.
     threads: int = 1
@@ -55,7 +68,7 @@ def training_set(ctx: Context, end: int, config: ForecastConfig) -> tuple[np.nda
     last_origin = end - config.horizon
     candidates = list(range(MIN_HISTORY, last_origin + 1))
     if not candidates:
-        raise ValueError(f"too little history: {end} days, a forecast needs at least "
+        raise TooLittleHistory(f"too little history: {end} days, a forecast needs at least "
                          f"{MIN_HISTORY + config.horizon}")
     per_origin = max(1, int((ctx.panel.born < last_origin).sum())) * config.horizon
     stride = max(1, math.ceil(len(candidates) * per_origin / config.max_rows))
@@ -66,7 +79,9 @@ def training_set(ctx: Context, end: int, config: ForecastConfig) -> tuple[np.nda
         y = ctx.panel.units[series, target]
         keep = ~np.isnan(y)
         level = np.exp(X[:, FEATURES.index("level")])
-        parts.append((X[keep], y[keep] / level[keep], level[keep]))
+        # recent behaviour counts more: weights halve every `half_life_days` before the newest origin
+        recency = 0.5 ** ((last_origin - t) / config.half_life_days) if config.half_life_days else 1.0
+        parts.append((X[keep], y[keep] / level[keep], level[keep] * recency))
     X = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     w = np.concatenate([p[2] for p in parts])
@@ -89,10 +104,16 @@ def fit(panel: Panel, config: ForecastConfig | None = None, end: int | None = No
         for q in QUANTILES:
             model = HistGradientBoostingRegressor(
                 loss="quantile", quantile=q, max_iter=config.max_iter, learning_rate=config.learning_rate,
-                max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
+                max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
+                l2_regularization=config.l2_regularization, early_stopping=False,
                 random_state=config.seed)
             models[q] = model.fit(X, y, sample_weight=w)
     return DemandModel(config, models, panel.day(end - 1), len(y))
+
+
+def min_history_days(config: ForecastConfig) -> int:
+    """Days of history the backtest (one origin at least) and the final fit need."""
+    return MIN_HISTORY + 2 * config.horizon
 
 
 def predict(model: DemandModel, panel: Panel, origin: int | None = None,
@@ -136,7 +157,7 @@ def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.Dat
     origins = [panel.n_days - k * config.horizon for k in range(config.origins, 0, -1)]
     origins = [t for t in origins if t - config.horizon >= MIN_HISTORY]
     if not origins:
-        raise ValueError(f"too little history for a backtest: {panel.n_days} days, needs at least "
+        raise TooLittleHistory(f"too little history for a backtest: {panel.n_days} days, needs at least "
                          f"{MIN_HISTORY + 2 * config.horizon}")
     rows, errors = [], []
     for t in origins:
@@ -167,7 +188,7 @@ def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.Dat
             })
             if name == MODEL:
                 errors.append(scored.select(*KEYS, (pl.col("p50") - pl.col("units")).alias("error")))
-    return pl.DataFrame(rows), pl.concat(errors)
+    return pl.DataFrame(rows, schema=BACKTEST_SCHEMA), pl.concat(errors)
 
 
 def summarise(accuracy: pl.DataFrame) -> pl.DataFrame:

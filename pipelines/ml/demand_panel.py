@@ -31,6 +31,10 @@ FEATURES = [
 RELATIVE = [*[f"mean_{w}" for w in WINDOWS], "weekday_mean_4w", "cat_mean_28"]
 
 
+class TooLittleHistory(ValueError):
+    """The shop's history is too short to train or backtest (the message says how much is needed)."""
+
+
 @dataclass
 class Panel:
     """Dense arrays over series (rows) and consecutive days (columns)."""
@@ -58,7 +62,7 @@ def build_panel(history: pl.DataFrame) -> Panel:
     merchant_id, category, day, units, is_censored, avg_unit_price, list_price, discount_share,
     is_campaign_day, competitor_price_index). Days may run past a series' first day only."""
     if history.is_empty():
-        raise ValueError("no demand history: build the marts first (ecom pipeline run)")
+        raise TooLittleHistory("no demand history yet: no orders in marts.demand_daily")
     first, last = history["day"].min(), history["day"].max()
     n_days = (last - first).days + 1
     series = (history.group_by(KEYS).agg(pl.col("category").first(), pl.col("merchant_id").first(),

@@ -21,13 +21,8 @@ products as (
     from {{ ref('dim_products') }}
 ),
 
--- units ordered from suppliers and not received yet (as the store's alert service counts them)
 on_order as (
-    select po.warehouse_id, pol.product_id, sum(pol.qty_ordered - pol.qty_received) as on_order
-    from {{ ref('stg_store__purchase_order_lines') }} as pol
-    join {{ ref('stg_store__purchase_orders') }} as po on po.purchase_order_id = pol.purchase_order_id
-    where po.status in ('open', 'partially_received')
-    group by po.warehouse_id, pol.product_id
+    select * from {{ ref('int_stock_on_order') }}
 ),
 
 -- every pair with a policy or an open alert (an alert may outlive its policy)

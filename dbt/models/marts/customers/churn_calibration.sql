@@ -1,0 +1,9 @@
+{{ config(contract={"enforced": true}) }}
+-- The churn model's calibration: customers in 10 equal-frequency bins of predicted probability,
+-- the mean predicted probability against the share that did churn.
+select
+    cast(bin as integer) as bin,
+    cast(mean_predicted as double) as mean_predicted,
+    cast(observed_rate as double) as observed_rate,
+    cast(customers as bigint) as customers
+from {{ source('ml', 'churn_calibration') }}

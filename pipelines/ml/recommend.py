@@ -1,0 +1,244 @@
+"""Product recommendations: "frequently bought together" pairs (support, lift, confidence over
+orders), implicit-feedback item-based collaborative filtering ("recommended for you") with a
+popularity baseline, the time split that evaluates them, and the evaluation itself.
+
+Polars frames in and out; the heavy lifting is scipy sparse matrix products and numpy
+argpartition over batches of customers. Everything is deterministic: ties go to the smaller
+product id."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from pipelines.ml import metrics
+
+MODEL_ITEM = "item_neighbours"
+MODEL_POPULAR = "popularity"
+
+SHRINKAGE = 10.0  # added to the cosine's denominator: damps pairs that share few customers
+_BATCH_CELLS = 1 << 24  # customers x products scored at once (128 MiB of float64)
+_OUTPUT_SCHEMA = {"customer_id": pl.Int64, "product_id": pl.Int64, "rank": pl.Int32, "score": pl.Float64}
+
+
+@dataclass
+class ItemNeighbours:
+    """Item-item similarities: `similarity[i, j]` is how similar product_ids[j] is to product_ids[i],
+    kept only for each row's top neighbours (rows and columns follow the sorted `product_ids`)."""
+
+    product_ids: np.ndarray
+    similarity: sparse.csr_matrix
+    neighbours: int
+    shrinkage: float = SHRINKAGE
+
+
+def _positions(ids: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Position of each id in the sorted `index`, -1 when absent."""
+    pos = np.searchsorted(index, ids)
+    pos = np.minimum(pos, max(len(index) - 1, 0))
+    found = (index[pos] == ids) if len(index) else np.zeros(len(ids), dtype=bool)
+    return np.where(found, pos, -1)
+
+
+def _matrix(rows: np.ndarray, row_index: np.ndarray, cols: np.ndarray, col_index: np.ndarray,
+            values: np.ndarray) -> sparse.csr_matrix:
+    """Sparse matrix over the two sorted indexes; entries whose row or column is not indexed are dropped
+    and duplicates summed."""
+    r, c = _positions(rows, row_index), _positions(cols, col_index)
+    keep = (r >= 0) & (c >= 0)
+    return sparse.csr_matrix((values[keep], (r[keep], c[keep])), shape=(len(row_index), len(col_index)))
+
+
+def _top_k(key: np.ndarray, k: int) -> np.ndarray:
+    """Column positions of each row's k largest keys, best first, ties to the smaller position."""
+    k = min(k, key.shape[1])
+    if k == 0:
+        return np.empty((key.shape[0], 0), dtype=np.int64)
+    top = np.argpartition(-key, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(key, top, axis=1)
+    top = np.take_along_axis(top, np.lexsort((top, -vals), axis=1), axis=1)
+    # argpartition picks arbitrarily among values tied with the k-th: redo those rows with a stable sort.
+    kth = np.take_along_axis(key, top[:, -1:], axis=1)
+    tied = np.flatnonzero((key >= kth).sum(axis=1) > k)
+    if len(tied):
+        top[tied] = np.argsort(-key[tied], axis=1, kind="stable")[:, :k]
+    return top
+
+
+def frequently_bought_together(lines: pl.DataFrame, *, min_support: int = 3, top_n: int = 10) -> pl.DataFrame:
+    """For each product a, the products b most often in the same order, ranked by lift
+    (P(a and b) / (P(a) P(b)) over all orders), then support (orders with both), then b.
+    Pairs in fewer than `min_support` orders are dropped; confidence = support / orders with a."""
+    distinct = lines.select("order_id", "product_id").unique()
+    orders, order_pos = np.unique(distinct["order_id"].to_numpy(), return_inverse=True)
+    products, product_pos = np.unique(distinct["product_id"].to_numpy(), return_inverse=True)
+    basket = sparse.csr_matrix((np.ones(len(distinct), dtype=np.int64), (order_pos, product_pos)),
+                               shape=(len(orders), len(products)))
+    together = (basket.T @ basket).tocoo()  # products x products: orders containing both
+    with_a = np.asarray(basket.sum(axis=0)).ravel()
+    keep = (together.row != together.col) & (together.data >= min_support)
+    a, b, support = together.row[keep], together.col[keep], together.data[keep].astype(np.int64)
+    pairs = pl.DataFrame({
+        "product_id": products[a],
+        "recommended_product_id": products[b],
+        "score": support * len(orders) / (with_a[a].astype(np.float64) * with_a[b]),
+        "support": support,
+        "confidence": support / with_a[a].astype(np.float64),
+    }, schema_overrides={"product_id": pl.Int64, "recommended_product_id": pl.Int64})
+    return (pairs.sort(["product_id", "score", "support", "recommended_product_id"],
+                       descending=[False, True, True, False])
+            .with_columns((pl.int_range(pl.len()).over("product_id") + 1).cast(pl.Int32).alias("rank"))
+            .filter(pl.col("rank") <= top_n)
+            .select("product_id", "recommended_product_id", "rank", "score", "support", "confidence"))
+
+
+def _customer_item_matrix(interactions: pl.DataFrame, customers: np.ndarray, products: np.ndarray) -> sparse.csr_matrix:
+    """Customers x products of log1p(weight): a tenth view should not count like a tenth purchase."""
+    return _matrix(interactions["customer_id"].to_numpy(), customers, interactions["product_id"].to_numpy(),
+                   products, np.log1p(interactions["weight"].to_numpy().astype(np.float64)))
+
+
+def fit_item_neighbours(interactions: pl.DataFrame, *, neighbours: int = 50) -> ItemNeighbours:
+    """Shrunk cosine similarity between products' customer vectors (log1p weights),
+    dot / (|a| |b| + SHRINKAGE), keeping each product's `neighbours` most similar others."""
+    customers = np.unique(interactions["customer_id"].to_numpy())
+    products = np.unique(interactions["product_id"].to_numpy())
+    weights = _customer_item_matrix(interactions, customers, products)
+    by_item = weights.T.tocsr()
+    norms = np.sqrt(np.asarray(weights.multiply(weights).sum(axis=0)).ravel())
+    n = len(products)
+    rows, cols, vals = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)], [np.empty(0)]
+    block = max(1, _BATCH_CELLS // max(n, 1))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        sims = (by_item[start:stop] @ weights).toarray()
+        sims /= norms[start:stop, None] * norms[None, :] + SHRINKAGE
+        sims[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        key = np.where(sims > 0, sims, -np.inf)
+        top = _top_k(key, neighbours)
+        picked = np.take_along_axis(sims, top, axis=1)
+        r, c = np.nonzero(picked > 0)
+        rows.append(r + start)
+        cols.append(top[r, c])
+        vals.append(picked[r, c])
+    similarity = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    return ItemNeighbours(product_ids=products, similarity=similarity, neighbours=neighbours)
+
+
+def _rank_for_customers(interactions: pl.DataFrame, *, allowed: Collection[int], recent: pl.DataFrame | None,
+                        repeat_products: Collection[int], k: int, customers: Collection[int] | None,
+                        model: ItemNeighbours | None) -> pl.DataFrame:
+    """The k best allowed, not-already-bought products per customer: by item-neighbour score when a model
+    is given, then (for the rest, or for all without a model) by popularity = total interaction weight."""
+    ids = np.unique(np.asarray(list(customers) if customers is not None else interactions["customer_id"].to_numpy(),
+                               dtype=np.int64))
+    items = np.unique(np.asarray(list(allowed), dtype=np.int64))
+    popularity = np.zeros(len(items))
+    totals = interactions.group_by("product_id").agg(pl.col("weight").sum())
+    pos = _positions(totals["product_id"].to_numpy(), items)
+    popularity[pos[pos >= 0]] = totals["weight"].to_numpy()[pos >= 0]
+    # Popularity order (ties to the smaller id) as a key in [-2, -1): below every positive CF score.
+    order = np.lexsort((items, -popularity))
+    fill_key = np.empty(len(items))
+    fill_key[order] = -1.0 - (np.arange(len(items)) + 1) / (len(items) + 1)
+
+    excluded = sparse.csr_matrix((len(ids), len(items)), dtype=np.int8)
+    if recent is not None:
+        bought = recent.filter(~pl.col("product_id").is_in(list(repeat_products)))
+        excluded = _matrix(bought["customer_id"].to_numpy(), ids, bought["product_id"].to_numpy(), items,
+                           np.ones(len(bought), dtype=np.int8))
+    if model is not None:
+        history = _customer_item_matrix(interactions, ids, model.product_ids)
+        in_model = _positions(items, model.product_ids)
+        select = sparse.csr_matrix((np.ones(int((in_model >= 0).sum())), (in_model[in_model >= 0],
+                                                                          np.flatnonzero(in_model >= 0))),
+                                   shape=(len(model.product_ids), len(items)))
+        similarity = (model.similarity @ select).tocsr()  # model products x allowed products
+
+    frames = []
+    batch = max(1, _BATCH_CELLS // max(len(items), 1))
+    for start in range(0, len(ids), batch):
+        stop = min(start + batch, len(ids))
+        if model is not None:
+            scores = (history[start:stop] @ similarity).toarray()
+            key = np.where(scores > 0, scores, fill_key)
+        else:
+            scores = np.broadcast_to(popularity, (stop - start, len(items)))
+            key = np.tile(fill_key, (stop - start, 1))
+        r, c = excluded[start:stop].nonzero()
+        key[r, c] = -np.inf
+        top = _top_k(key, k)
+        valid = np.isfinite(np.take_along_axis(key, top, axis=1))
+        r, c = np.nonzero(valid)
+        chosen = top[r, c]
+        score = scores[r, chosen]
+        frames.append(pl.DataFrame({"customer_id": ids[start + r], "product_id": items[chosen],
+                                    "rank": c + 1, "score": score if model is None else np.maximum(score, 0.0)},
+                                   schema=_OUTPUT_SCHEMA))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=_OUTPUT_SCHEMA)
+
+
+def recommend_for_customers(model: ItemNeighbours, interactions: pl.DataFrame, *, allowed: Collection[int],
+                            repeat_products: Collection[int] = (), recent: pl.DataFrame | None = None, k: int = 10,
+                            customers: Collection[int] | None = None) -> pl.DataFrame:
+    """Top k per customer by sum over their interacted products i of log1p(weight) x similarity(i, j),
+    only `allowed` products, never one they bought (`recent`: customer_id, product_id) unless it is in
+    `repeat_products`. Customers with fewer than k scored products are filled up with the most popular
+    allowed products they have not bought, at score 0.0 (CF scores are > 0). Without `recent` nothing
+    is excluded: interactions mix views with purchases. `customers` defaults to everyone in interactions;
+    customers without interactions get popularity only."""
+    return _rank_for_customers(interactions, allowed=allowed, recent=recent, repeat_products=repeat_products,
+                               k=k, customers=customers, model=model)
+
+
+def popular_for_customers(interactions: pl.DataFrame, *, allowed: Collection[int], recent: pl.DataFrame | None = None,
+                          repeat_products: Collection[int] = (), k: int = 10,
+                          customers: Collection[int] | None = None) -> pl.DataFrame:
+    """Baseline: the k allowed products with the largest total interaction weight that the customer has
+    not bought (same exclusion rule as recommend_for_customers); score = that total weight."""
+    return _rank_for_customers(interactions, allowed=allowed, recent=recent, repeat_products=repeat_products,
+                               k=k, customers=customers, model=None)
+
+
+def time_split(purchases: pl.DataFrame, cutoff: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Train = purchases placed before `cutoff`. Test = purchases on or after it by customers who also
+    bought in train, of products they had NOT bought in train: new-item relevance, the standard test of
+    "recommended for you" (re-buying what one already has is what the exclusion rule rules out)."""
+    train = purchases.filter(pl.col("placed_on") < cutoff)
+    test = (purchases.filter(pl.col("placed_on") >= cutoff)
+            .join(train.select("customer_id").unique(), on="customer_id", how="semi")
+            .join(train.select("customer_id", "product_id").unique(), on=["customer_id", "product_id"], how="anti"))
+    return train, test
+
+
+def evaluate(recommendations: pl.DataFrame, test: pl.DataFrame, *, catalogue: Collection[int],
+             k: int = 10) -> dict[str, float]:
+    """Mean precision@k, recall@k and NDCG@k over the customers in `test` (relevant = their distinct
+    held-out products; a customer without recommendations scores 0), and the catalogue coverage of all
+    `recommendations`."""
+    ranked = (recommendations.sort(["customer_id", "rank"]).group_by("customer_id", maintain_order=True)
+              .agg(pl.col("product_id")))
+    lists = dict(zip(ranked["customer_id"].to_list(), ranked["product_id"].to_list(), strict=True))
+    relevant = test.group_by("customer_id").agg(pl.col("product_id").unique())
+    scores = np.array([[metrics.precision_at_k(lists.get(c, []), wanted, k),
+                        metrics.recall_at_k(lists.get(c, []), wanted, k),
+                        metrics.ndcg_at_k(lists.get(c, []), wanted, k)]
+                       for c, wanted in relevant.iter_rows()]).reshape(-1, 3)
+    means = scores.mean(axis=0) if len(scores) else np.full(3, metrics.NAN)
+    return {f"precision_at_{k}": float(means[0]), f"recall_at_{k}": float(means[1]), f"ndcg_at_{k}": float(means[2]),
+            "catalogue_coverage": metrics.catalogue_coverage(lists, catalogue),
+            "customers_evaluated": len(scores)}
+
+
+def recovered_affinities(pairs: pl.DataFrame, planted: pl.DataFrame, *, top: int = 10) -> dict[str, float]:
+    """How many planted pairs (product_a, product_b) the pairs found: b in a's top `top`, or a in b's."""
+    found = set(pairs.filter(pl.col("rank") <= top).select("product_id", "recommended_product_id").iter_rows())
+    planted_pairs = list(planted.select("product_a", "product_b").iter_rows())
+    recovered = sum(1 for a, b in planted_pairs if (a, b) in found or (b, a) in found)
+    n = len(planted_pairs)
+    return {"planted": n, "recovered": recovered, "recovered_share": recovered / n if n else metrics.NAN}
