@@ -2,6 +2,7 @@
 -- quantity covers reorder point + review-period demand - (on hand + on order - reserved), is a
 -- multiple of the order multiple, and overshoots by less than one multiple; no suggestion
 -- without a shortfall; the stock-out date is a forecast day.
+{{ config(meta={'dagster': {'ref': {'name': 'reorder_suggestions'}}}) }}
 select product_id, warehouse_id
 from {{ ref('reorder_suggestions') }}
 where abs(reorder_point - (demand_over_lead_time + safety_stock)) > 1e-6
