@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +68,14 @@ def bench_forecast(settings: Any, figures: dict[str, float]) -> None:
 def bench_recommendations(settings: Any, figures: dict[str, float]) -> None:
     import polars as pl
 
-    from pipelines.assets_recommend import INPUTS, TEST_DAYS, interactions, repeat_products
+    from pipelines.assets_recommend import INPUTS, compare_with_popularity, interactions, repeat_products
     from pipelines.ml.recommend import (
         MODEL_ITEM,
         MODEL_POPULAR,
-        evaluate,
         fit_item_neighbours,
         frequently_bought_together,
         popular_for_customers,
         recommend_for_customers,
-        time_split,
     )
     from pipelines.ml_store import read_frames
 
@@ -98,15 +95,7 @@ def bench_recommendations(settings: Any, figures: dict[str, float]) -> None:
     timed(figures, "recommend baseline: popularity top 10",
           lambda: popular_for_customers(weights, allowed=allowed, recent=bought))
     # accuracy on the time split the training asset uses (the last 28 days held out)
-    cutoff = purchases["placed_on"].max() - timedelta(days=TEST_DAYS - 1)
-    train, test = time_split(purchases, cutoff)
-    train_weights = interactions(train, views.filter(pl.col("placed_on") < cutoff))
-    catalogue = products.filter(pl.col("is_active"))["product_id"].to_list()
-    common = {"allowed": catalogue, "recent": train.select("customer_id", "product_id").unique(),
-              "customers": test["customer_id"].unique().to_list()}
-    scores = {MODEL_ITEM: evaluate(recommend_for_customers(fit_item_neighbours(train_weights), train_weights,
-                                                           **common), test, catalogue=catalogue),
-              MODEL_POPULAR: evaluate(popular_for_customers(train_weights, **common), test, catalogue=catalogue)}
+    scores = {r["model"]: r for r in compare_with_popularity(purchases, views, products)[2]}
     for name, r in scores.items():
         print(f"    {name:<20} precision@10 {r['precision_at_10']:.3f}  recall@10 {r['recall_at_10']:.3f}  "
               f"NDCG@10 {r['ndcg_at_10']:.3f}  coverage {r['catalogue_coverage']:.3f}")
@@ -115,7 +104,7 @@ def bench_recommendations(settings: Any, figures: dict[str, float]) -> None:
 
 
 def bench_customers(settings: Any, figures: dict[str, float]) -> None:
-    from pipelines.assets_customers import INPUTS, _train_churn, as_of_day
+    from pipelines.assets_customers import INPUTS, as_of_day, train_churn_at
     from pipelines.ml import churn, segments
     from pipelines.ml_store import read_frames
 
@@ -126,7 +115,7 @@ def bench_customers(settings: Any, figures: dict[str, float]) -> None:
     seg = timed(figures, "segments: k-means + silhouette", lambda: segments.segment_customers(
         features, categories=segments.category_revenue(orders, as_of, lines)))
     print(f"  ({features.height:,} customers, k = {seg.k})")
-    final, report, _, _ = timed(figures, "churn: train, evaluate, retrain", lambda: _train_churn(orders, as_of))
+    final, report, _, _ = timed(figures, "churn: train, evaluate, retrain", lambda: train_churn_at(orders, as_of))
     timed(figures, "churn: score every customer",
           lambda: churn.score_churn(final, churn.churn_dataset(orders, as_of, label_end=as_of)))
     print(f"    churn ROC AUC {report['model']['roc_auc']:.3f} vs recency alone {report['baseline']['roc_auc']:.3f}; "

@@ -60,7 +60,7 @@ def _train_segments(orders: pl.DataFrame, lines: pl.DataFrame, as_of: date) -> s
     return segments.segment_customers(features, categories=segments.category_revenue(orders, as_of, lines))
 
 
-def _train_churn(orders: pl.DataFrame, as_of: date) -> tuple[churn.ChurnModel, dict, date, date]:
+def train_churn_at(orders: pl.DataFrame, as_of: date) -> tuple[churn.ChurnModel, dict, date, date]:
     """Raises ValueError (with the reason) when the history or the labels do not allow it."""
     train_cut, test_cut = churn.churn_cutoffs(as_of, first_order_day=orders["placed_on"].min())
     model = churn.train_churn(churn.churn_dataset(orders, train_cut, label_end=as_of))
@@ -108,7 +108,7 @@ def train_customer_models(context: AssetExecutionContext,
             pl.lit(as_of).alias("as_of_on"), pl.lit(segmentation.k).alias("k")).cast(DESCRIPTION_SCHEMA)
     began = time.perf_counter()
     try:
-        final, report, train_cut, test_cut = _train_churn(orders, as_of)
+        final, report, train_cut, test_cut = train_churn_at(orders, as_of)
     except ValueError as short:
         context.log.warning(f"churn model not trained: {short}")
         delete_model(settings, CHURN_FILE)

@@ -7,7 +7,7 @@ customers buy it repeatedly."""
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -69,6 +69,24 @@ def repeat_products(purchases: pl.DataFrame) -> list[int]:
     return shares.filter(pl.col("share") >= REPEAT_SHARE)["product_id"].to_list()
 
 
+def compare_with_popularity(purchases: pl.DataFrame, views: pl.DataFrame,
+                            products: pl.DataFrame) -> tuple[date, pl.DataFrame, list[dict]]:
+    """Item neighbours and popularity on the time split (the last TEST_DAYS days held out), over
+    the active catalogue: (cut-off day, the training purchases, one evaluation row per model)."""
+    cutoff = purchases["placed_on"].max() - timedelta(days=TEST_DAYS - 1)
+    train, test = time_split(purchases, cutoff)
+    train_interactions = interactions(train, views.filter(pl.col("placed_on") < cutoff))
+    catalogue = products.filter(pl.col("is_active"))["product_id"].to_list()
+    common = {"allowed": catalogue, "recent": train.select("customer_id", "product_id").unique(),
+              "customers": test["customer_id"].unique().to_list()}
+    candidates = {MODEL_ITEM: recommend_for_customers(fit_item_neighbours(train_interactions), train_interactions,
+                                                      **common),
+                  MODEL_POPULAR: popular_for_customers(train_interactions, **common)}
+    rows = [{"model": name, "cutoff_on": cutoff, "test_days": TEST_DAYS, **evaluate(recs, test, catalogue=catalogue)}
+            for name, recs in candidates.items()]
+    return cutoff, train, rows
+
+
 def _planted(landing_dir: Path, products: pl.DataFrame) -> pl.DataFrame | None:
     """The simulator's planted affinities as product ids, when this shop was simulated."""
     path = landing_dir / "ground_truth" / "affinities.parquet"
@@ -95,19 +113,8 @@ def train_recommenders(context: AssetExecutionContext, warehouse: WarehouseResou
         replace_tables(settings, {"recommendation_evaluation": pl.DataFrame(schema=EVALUATION_SCHEMA)})
         yield dg.MaterializeResult(asset_key=EVALUATION_KEY, metadata={"trained": False, "reason": "no orders yet"})
         return
-    cutoff = purchases["placed_on"].max() - timedelta(days=TEST_DAYS - 1)
-    train, test = time_split(purchases, cutoff)
     began = time.perf_counter()
-    train_interactions = interactions(train, views.filter(pl.col("placed_on") < cutoff))
-    catalogue = products.filter(pl.col("is_active"))["product_id"].to_list()
-    bought = train.select("customer_id", "product_id").unique()
-    customers = test["customer_id"].unique().to_list()
-    common = {"allowed": catalogue, "recent": bought, "customers": customers}
-    model = fit_item_neighbours(train_interactions)
-    candidates = {MODEL_ITEM: recommend_for_customers(model, train_interactions, **common),
-                  MODEL_POPULAR: popular_for_customers(train_interactions, **common)}
-    rows = [{"model": name, "cutoff_on": cutoff, "test_days": TEST_DAYS, **evaluate(recs, test, catalogue=catalogue)}
-            for name, recs in candidates.items()]
+    cutoff, train, rows = compare_with_popularity(purchases, views, products)
     evaluate_s = time.perf_counter() - began
     planted = _planted(settings.landing_dir, products)
     if planted is not None:
@@ -152,13 +159,16 @@ def score_recommenders(context: AssetExecutionContext, warehouse: WarehouseResou
              .filter(pl.col("recommended_product_id").is_in(allowed) & (pl.col("score") > 1.0))  # lift > 1 only
              .with_columns(pl.col("rank").rank("ordinal").over("product_id").cast(pl.Int32))
              .filter(pl.col("rank") <= 10))
+    repeats = repeat_products(purchases)
     if model_path(settings, MODEL_FILE).exists() and not purchases.is_empty():
         recs = recommend_for_customers(load_model(settings, MODEL_FILE), interactions(purchases, views),
-                                       allowed=allowed, repeat_products=repeat_products(purchases),
+                                       allowed=allowed, repeat_products=repeats,
                                        recent=purchases.select("customer_id", "product_id").unique())
     else:
         recs = pl.DataFrame(schema={"customer_id": pl.Int64, "product_id": pl.Int64, "rank": pl.Int32,
                                     "score": pl.Float64})
+    # the rule's verdict goes with each row, so the mart and its test read it rather than restate it
+    recs = recs.with_columns(pl.col("product_id").is_in(repeats).alias("is_repeat_product"))
     score_s = time.perf_counter() - began
     replace_tables(settings, {"product_pairs": pairs, "customer_recommendations": recs})
     yield dg.MaterializeResult(asset_key=PAIRS_KEY, metadata={

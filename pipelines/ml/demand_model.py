@@ -133,19 +133,23 @@ def predict(model: DemandModel, panel: Panel, origin: int | None = None,
         pl.Series("p10", p10), pl.Series("p50", p50), pl.Series("p90", p90), pl.lit(MODEL).alias("model"))
 
 
-def history_frame(panel: Panel, end: int) -> pl.DataFrame:
-    """The panel's raw units before day index `end` as a long frame (censored days as 0: what a
-    baseline sees), for the baselines."""
-    live = np.flatnonzero(panel.born < end)
-    units = np.nan_to_num(panel.units[live, :end])
+def _long_frame(panel: Panel, origin: int, start: int, end: int) -> pl.DataFrame:
+    """Units of days [start, end) of every series that began before day index `origin`, one row
+    per series and day (NaN where censored or before the series began)."""
+    live = np.flatnonzero(panel.born < origin)
     keys = panel.series.select(KEYS)[live]
-    days = [panel.day(d) for d in range(end)]
+    days = [panel.day(d) for d in range(start, end)]
     return pl.DataFrame({
-        "product_id": np.repeat(keys["product_id"].to_numpy(), end),
-        "warehouse_id": np.repeat(keys["warehouse_id"].to_numpy(), end),
+        "product_id": np.repeat(keys["product_id"].to_numpy(), len(days)),
+        "warehouse_id": np.repeat(keys["warehouse_id"].to_numpy(), len(days)),
         "day": pl.Series(days * len(live), dtype=pl.Date),
-        "units": units.reshape(-1),
+        "units": panel.units[live, start:end].reshape(-1),
     })
+
+
+def history_frame(panel: Panel, end: int) -> pl.DataFrame:
+    """The history before day index `end` as the baselines see it (censored days as 0)."""
+    return _long_frame(panel, end, 0, end).with_columns(pl.col("units").fill_nan(0.0))
 
 
 def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -208,17 +212,8 @@ def summarise(accuracy: pl.DataFrame) -> pl.DataFrame:
 
 
 def _actuals(panel: Panel, t: int, horizon: int) -> pl.DataFrame:
-    end = min(t + horizon, panel.n_days)
-    live = np.flatnonzero(panel.born < t)
-    block = panel.units[live, t:end]
-    keys = panel.series.select(KEYS)[live]
-    frame = pl.DataFrame({
-        "product_id": np.repeat(keys["product_id"].to_numpy(), end - t),
-        "warehouse_id": np.repeat(keys["warehouse_id"].to_numpy(), end - t),
-        "day": pl.Series([panel.day(d) for d in range(t, end)] * len(live), dtype=pl.Date),
-        "units": block.reshape(-1),
-    })
-    return frame.filter(pl.col("units").is_not_nan())
+    """The known (not censored) units of the horizon from origin t."""
+    return _long_frame(panel, t, t, min(t + horizon, panel.n_days)).filter(pl.col("units").is_not_nan())
 
 
 def error_spread(errors: pl.DataFrame, panel: Panel, min_days: int = 28) -> pl.DataFrame:

@@ -1,7 +1,8 @@
 {{ config(contract={"enforced": true}) }}
 -- "Recommended for you": per customer, the top products from the item-neighbour model (score 0:
 -- filled up with the most popular products the customer has not bought). Beside each, what the
--- rules were checked against: units available now and the customer's earlier orders of it.
+-- rules were checked against: units available now, the customer's earlier orders of it, and
+-- whether customers buy it repeatedly (decided by the scoring asset, which applies the rule).
 with stock as (
     select product_id, sum(on_hand - reserved) as available
     from {{ ref('stg_store__stock_levels') }}
@@ -13,11 +14,6 @@ bought as (
     from {{ ref('fct_order_lines') }}
     where not is_cancelled and customer_id is not null
     group by all
-),
-
--- products customers buy repeatedly: a fifth of their buyers bought them twice or more
-repeat_products as (
-    select product_id from bought group by all having avg(case when orders >= 2 then 1 else 0 end) >= 0.2
 )
 
 select
@@ -33,9 +29,8 @@ select
     p.is_active,
     cast(coalesce(s.available, 0) as integer) as available,
     cast(coalesce(b.orders, 0) as integer) as customer_orders_of_product,
-    rp.product_id is not null as is_repeat_product
+    r.is_repeat_product
 from {{ source('ml', 'customer_recommendations') }} as r
 join {{ ref('dim_products') }} as p on p.product_id = r.product_id
 left join stock as s on s.product_id = r.product_id
 left join bought as b on b.customer_id = r.customer_id and b.product_id = r.product_id
-left join repeat_products as rp on rp.product_id = r.product_id
