@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from ops_store.db import Store
 from ops_store.migrate import upgrade
 from ops_store.models import Base
+from tests.dashboard_support import DashboardShop
+from tests.dashboard_support import dashboard_shop as build_dashboard_shop
 
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = [
@@ -204,3 +206,18 @@ def pipeline_settings(sim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # 
     from tests.pipeline_support import pipeline_env
 
     return pipeline_env(monkeypatch, tmp_path, sim)
+
+
+@pytest.fixture(scope="session")
+def dashboard_shop(tmp_path_factory: pytest.TempPathFactory) -> DashboardShop:
+    """A simulated two-merchant shop through the whole pipeline, built once per test run."""
+    return build_dashboard_shop(tmp_path_factory)
+
+
+@pytest.fixture
+def dashboard_env(dashboard_shop: DashboardShop, monkeypatch: pytest.MonkeyPatch) -> DashboardShop:
+    """The dashboards' environment pointed at that shop's store and published snapshot."""
+    for key, value in dashboard_shop.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
+    return dashboard_shop
