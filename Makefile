@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint
+.PHONY: install demo test lint browser
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,13 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/ecom demo
 
-test: install
+# The browser tests drive Debian's Chromium (never `playwright install`: it downloads a browser);
+# Chinese text needs a CJK font. Installed once, when missing.
+browser:
+	@command -v chromium >/dev/null && fc-list | grep -qi "Noto Sans CJK" || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 

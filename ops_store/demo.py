@@ -111,7 +111,7 @@ def customers_and_service(store: Store, data_dir: Path) -> None:
     console.print(f"  backup of {len(made['tables'])} tables written to {made['path']} with a verified manifest")
 
 
-def run_demo(*, reset: bool = True) -> None:
+def run_demo(*, reset: bool = True, serve: bool = False) -> None:
     settings = StoreSettings()
     data_dir = settings.ensure_data_dir()
     url = settings.store_url if settings.ops_store_url else f"sqlite:///{data_dir / 'demo' / 'store.sqlite'}"
@@ -172,17 +172,18 @@ def run_demo(*, reset: bool = True) -> None:
     print_stock(store)
     console.print(f"Store file: {url}. Try: ecom order show {first}  (with OPS_STORE_URL={url})")
     shop_url = simulated_shop(data_dir, reset=reset)
-    run_demo_plugins(data_dir, shop_url)
+    run_demo_plugins(data_dir, shop_url, serve=serve)
 
 
-def run_demo_plugins(data_dir: Path, shop_url: str) -> None:
+def run_demo_plugins(data_dir: Path, shop_url: str, *, serve: bool = False) -> None:
     """The higher rooms (pipeline, dashboards) add their part of the tour through the
-    `ecom.demo` entry-point group: each is called with the data dir and the simulated shop's URL."""
+    `ecom.demo` entry-point group: each is called with the data dir, the simulated shop's URL and
+    whether the tour ends by serving the dashboards (the last step blocks until Ctrl-C)."""
     for number, entry in enumerate(sorted(entry_points(group="ecom.demo"), key=lambda e: e.name), start=8):
-        entry.load()(data_dir=data_dir, store_url=shop_url, number=number, console=console)
+        entry.load()(data_dir=data_dir, store_url=shop_url, number=number, console=console, serve=serve)
 
 
-def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int = 180) -> str:
+def simulated_shop(data_dir: Path, *, reset: bool, orders: int = 3000, days: int = 270) -> str:
     """Step 3 of the tour: a whole shop's history, simulated through the store's own rules, for
     the analytics to come (clickstream and competitor files land in the data dir)."""
     from ops_store.simulate.config import SimConfig

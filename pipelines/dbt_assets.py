@@ -91,9 +91,38 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
         with _environment(dbt_env(run_settings)), writer_lock(run_settings.warehouse_path), \
                 _dbt_output(run_settings, context.run.run_id):
             # one target in the data dir (dagster-dbt would make one per run inside the project folder)
-            yield from dbt.cli(["build"], context=context, target_path=project.target_path).stream()
+            invocation = dbt.cli(["build"], context=context, target_path=project.target_path,
+                                 raise_on_error=False)
+            yield from invocation.stream()
+        with warehouse.writer() as con:  # when each model was built and each test last ran (Data health)
+            record_dbt_results(con, invocation.get_artifact("run_results.json"), context.run.run_id)
+        if not invocation.is_successful():
+            raise dg.Failure("dbt build failed: see the failed models and tests above")
 
     return dbt_build
+
+
+DBT_RESULTS = """
+CREATE TABLE IF NOT EXISTS meta.dbt_results (
+    unique_id VARCHAR PRIMARY KEY, name VARCHAR, resource_type VARCHAR, status VARCHAR,
+    completed_at TIMESTAMP, execution_seconds DOUBLE, failures BIGINT, message VARCHAR, run_id VARCHAR
+)"""
+
+
+def record_dbt_results(con: Any, run_results: Mapping[str, Any], run_id: str) -> int:
+    """Keep each dbt node's latest outcome in meta.dbt_results (one row per model and test)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(DBT_RESULTS)
+    rows = []
+    for result in run_results.get("results", []):
+        kind, _, name = result["unique_id"].split(".", 2)
+        ended = [t.get("completed_at") for t in result.get("timing", []) if t.get("completed_at")]
+        rows.append((result["unique_id"], name.split(".")[-1], kind, result.get("status"),
+                     max(ended) if ended else None, result.get("execution_time"), result.get("failures"),
+                     (result.get("message") or "")[:1000], run_id))
+    if rows:
+        con.executemany("INSERT OR REPLACE INTO meta.dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 @contextlib.contextmanager

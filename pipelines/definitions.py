@@ -18,6 +18,7 @@ from pipelines.checks import freshness_checks, reconcile_checks
 from pipelines.dbt_assets import dbt_models_asset, dbt_resource
 from pipelines.jobs import build_jobs, build_schedules
 from pipelines.resources import default_resources
+from pipelines.run_log import record_failed_runs, record_successful_runs
 from pipelines.sensors import competitor_price_files_sensor, low_stock_alerts_sensor
 
 
@@ -44,7 +45,7 @@ def _definitions() -> dg.Definitions:
         asset_checks=[*reconcile_checks(), *freshness],
         jobs=jobs,
         schedules=build_schedules(jobs),
-        sensors=[competitor_price_files_sensor, low_stock_alerts_sensor,
+        sensors=[competitor_price_files_sensor, low_stock_alerts_sensor, record_successful_runs, record_failed_runs,
                  dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=300,
                                                       default_status=dg.DefaultSensorStatus.RUNNING)],
         resources={**default_resources(), "dbt": dbt_resource()},

@@ -48,7 +48,7 @@ def _headlines(settings: PipelineSettings, console: Console) -> None:
                       f"(recency alone {auc['recency_only']:.3f})")
 
 
-def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console) -> None:
+def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console, serve: bool = False) -> None:
     previous = os.environ.get("OPS_STORE_URL")
     os.environ["OPS_STORE_URL"] = store_url  # the pipeline reads the simulated shop
     try:

@@ -23,6 +23,7 @@ from ops_store.errors import InvalidInput
 from ops_store.security.access import require
 from pipelines.assets_landing import competitor_files, event_days, landing_files
 from pipelines.jobs import full_refresh_config
+from pipelines.run_log import record_run
 from pipelines.settings import PipelineSettings
 
 Progress = Callable[[str, int, int, str], None]  # phase, done, total, latest message
@@ -98,6 +99,7 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
                 for e in result.all_events if e.is_step_failure]
     if progress:
         progress(phase, materialized, total, "done" if result.success else "failed")
+    record_run(instance, run_id, PipelineSettings(), failures)
     return PhaseResult(phase, run_id, result.success, materialized, failed_checks, failures)
 
 

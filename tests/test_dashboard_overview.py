@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+from babel.numbers import get_currency_symbol
 import pytest
 
 from tests.dashboard_support import DashboardShop, open_page, page_text, principal
@@ -45,7 +46,7 @@ def test_merchant_sees_only_its_own_numbers(dashboard_env: DashboardShop) -> Non
         own, other = con.execute(
             "SELECT count(*) FILTER (WHERE merchant_id = 1), count(*) FILTER (WHERE merchant_id <> 1) "
             "FROM marts.fct_orders WHERE NOT is_cancelled AND placed_on BETWEEN ? AND ?", [f.start, f.end]).fetchone()
-        names = [r[0] for r in con.execute("SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1")]
+        names = [r[0] for r in con.execute("SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1").fetchall()]
     assert _metrics(mine)["Orders"] == f"{own:,}"
     assert f"{own + other:,}" != f"{own:,}"
     # the sidebar cannot widen the scope: choosing the other merchant still shows only merchant 1
@@ -59,4 +60,8 @@ def test_overview_speaks_chinese(dashboard_env: DashboardShop) -> None:
     assert not at.exception
     labels = {m.label for m in at.metric}
     assert "净收入" in labels and "订单数" in labels
-    assert any("€" in m.value for m in at.metric)
+    snapshot = dashboard_env.data_dir / "snapshots" / "current.duckdb"
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        currency = con.execute("SELECT min(currency) FROM marts.dim_merchants").fetchone()[0]
+    symbol = get_currency_symbol(currency, locale="zh_Hans_CN")  # the data's currency, the locale's symbol
+    assert symbol in {m.label: m.value for m in at.metric}["净收入"]

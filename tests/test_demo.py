@@ -15,7 +15,7 @@ def test_demo_runs_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OPS_STORE_URL", "ECOM_PII_KEY", "ECOM_USER")}
     env.update(ECOM_DATA_DIR=str(tmp_path), COLUMNS="200")
     ecom = Path(sys.executable).with_name("ecom")
-    done = subprocess.run([str(ecom), "demo"], env=env, capture_output=True, text=True, timeout=840)
+    done = subprocess.run([str(ecom), "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=840)
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "refused W-1002: not enough stock for: PAN-28" in out
@@ -30,6 +30,14 @@ def test_demo_runs_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     assert "8. The pipeline" in out and "every check passed" in out
     # the models ran on the 180-day shop and report against their baselines
     assert "demand forecast WAPE" in out and "recommendations NDCG@10" in out
+    assert "churn model ROC AUC" in out  # 270 days: enough history to train it
     assert (tmp_path / "snapshots" / "current.duckdb").is_symlink()
+    # one dashboard sign-in per role, printed once and kept in an owner-only file
+    assert "9. The dashboards" in out and "Serve them with:" in out
+    users = (tmp_path / "demo" / "dashboard-users.txt")
+    assert users.stat().st_mode & 0o077 == 0
+    rows = [line.split("\t") for line in users.read_text().splitlines()]
+    assert [r[0] for r in rows] == ["demo-admin", "demo-merchant", "demo-analyst", "demo-support", "demo-engineer"]
+    assert all(password in out for _, password, _ in rows)
     assert (tmp_path / "pii.keys.json").stat().st_mode & 0o077 == 0  # owner-only key file
     assert b"Lovelace" not in (tmp_path / "demo" / "store.sqlite").read_bytes()

@@ -34,11 +34,13 @@ def db_current(as_json: bool = JSON_OPTION) -> None:
 
 
 @app.command("demo")
-def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an empty demo store.")) -> None:
-    """Run the demo on the embedded defaults: store, sample catalog and stock, orders, stock."""
+def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an empty demo store."),
+         serve: bool = typer.Option(True, "--serve/--no-serve",
+                                    help="End by serving the dashboards on the demo shop (Ctrl-C stops).")) -> None:
+    """Run the demo on the embedded defaults: store, simulated shop, pipeline, then the dashboards."""
     from ops_store.demo import run_demo
 
-    run_demo(reset=reset)
+    run_demo(reset=reset, serve=serve)
 
 
 app.command("simulate")(simulate_command)

@@ -111,9 +111,10 @@ def average(per_rating: dict[int, tuple[int, int]]) -> Decimal | None:
 
 
 def list_reviews(store: Store, sku: str | None = None, *, merchant: str | None = None, limit: int = 200,
-                 ) -> dict[str, Any]:
-    """Reviews (of one SKU, or all), newest first, with the count, average rating and the count of
-    each rating over every matching review. A merchant sees only reviews of its own products."""
+                 customer_id: int | None = None) -> dict[str, Any]:
+    """Reviews (of one SKU, or all; of one customer with ``customer_id``), newest first, with the
+    count, average rating and the count of each rating over every matching review. A merchant sees
+    only reviews of its own products."""
     access.require("crm.read")
     scope = access.merchant_scope()
     with store.read() as session:
@@ -122,6 +123,8 @@ def list_reviews(store: Store, sku: str | None = None, *, merchant: str | None =
             query = query.where(Review.product_id == product_by_sku(session, sku, merchant).id)
         elif merchant is not None:
             query = query.where(Merchant.code == merchant)
+        if customer_id is not None:
+            query = query.where(Review.customer_id == customer_id)
         if scope is not None:
             query = query.where(Product.merchant_id == scope)
         per_rating = {

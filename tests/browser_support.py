@@ -1,0 +1,118 @@
+"""Driving the dashboards in headless Chromium (Debian's /usr/bin/chromium through Playwright;
+never `playwright install`, which downloads a browser): start `streamlit run` on a free port,
+sign in, visit pages, wait for each run to finish. Shared by the end-to-end test and
+bench/dashboards.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from dashboards.cli import streamlit_command
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], *, timeout: float = 60) -> Iterator[str]:
+    """`streamlit run` of the dashboards with ``env``; yields its base URL, stops it afterwards."""
+    port = free_port()
+    full_env = {**os.environ, **env}
+    full_env.pop("ECOM_WAREHOUSE_PATH", None)
+    process = subprocess.Popen(streamlit_command(port), env=full_env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"streamlit did not start on {url}:\n{output[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    if not shutil.which(CHROMIUM):
+        raise RuntimeError(f"{CHROMIUM} is missing: `make install` installs Debian's chromium (see README)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_for_run(page: Page, timeout: float = 30) -> None:
+    """Until the app's script run has finished and every chart has drawn."""
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout * 1000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stVegaLiteChart']\")]"
+        ".every(c => c.querySelector('canvas, svg'))", timeout=timeout * 1000)
+
+
+def sign_in(page: Page, url: str, username: str, password: str) -> float:
+    """Sign in; seconds from the click until the first page (the Overview) has drawn."""
+    page.goto(url)
+    page.wait_for_selector("input[type='password']", timeout=30_000)
+    page.get_by_role("textbox", name="User name").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    began = time.perf_counter()
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=30_000)
+    wait_for_run(page)
+    return time.perf_counter() - began
+
+
+def open_page(page: Page, title: str, slug: str) -> float:
+    """Click a page in the sidebar; seconds until its run finished and its charts drew."""
+    began = time.perf_counter()
+    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).first.click()
+    # the first page of the navigation is served at the root
+    page.wait_for_url(lambda url: urlparse(url).path.strip("/") in (slug, ""), timeout=30_000)
+    try:  # the run starts a moment after the route changes; a cached page may finish before we look
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=300)
+    except PlaywrightTimeout:
+        pass
+    wait_for_run(page)
+    return time.perf_counter() - began
+
+
+def artifacts_dir() -> Path:
+    """Where tests write screenshots (git-ignored data folder unless ECOM_TEST_ARTIFACTS says)."""
+    default = Path(__file__).resolve().parents[1] / "data" / "test-artifacts"
+    folder = Path(os.environ.get("ECOM_TEST_ARTIFACTS", default)) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
