@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000, help="without --data-dir: build a shop this size")
     parser.add_argument("--warm-rounds", type=int, default=3)
     args = parser.parse_args()
-    from dashboards.app import PAGES
+    from dashboards.pages import PAGES
     from tests.browser_support import chromium, open_page, sign_in, streamlit_server
     from tests.test_dashboard_browser import TITLES
 

@@ -91,11 +91,13 @@ def bound_merchant() -> int | None:
     return who.merchant_id
 
 
-def scoped(columns: Columns, filters: Filters | None, *, extra: Iterable[str] = ()) -> tuple[str, list[Any]]:
-    """``WHERE ...`` and its parameters: the principal's merchant first, then the filters that
-    apply to this mart. Values are always bound, never spliced into the SQL."""
+def scoped(columns: Columns, filters: Filters | None, *, extra: Iterable[str] = (),
+           extra_params: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+    """``WHERE ...`` and its parameters: ``extra`` conditions (with their ``extra_params``), the
+    principal's merchant, then the filters that apply to this mart. Values are always bound,
+    never spliced into the SQL."""
     clauses: list[str] = list(extra)
-    params: list[Any] = []
+    params: list[Any] = list(extra_params)
     bound = bound_merchant()
     if bound is not None:
         if columns.merchant is None:

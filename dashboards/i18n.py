@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -79,6 +79,15 @@ def day(value: date | datetime | str | None) -> str:
     return format_date(value, format="medium", locale=locale())
 
 
+def month(value: date | datetime | str | None) -> str:
+    """A month as the locale writes it (Dec 2026, 2026年12月)."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return format_skeleton("yMMM", value, locale=locale())
+
+
 def moment(value: datetime | None) -> str:
     if value is None:
         return "–"
@@ -126,6 +135,7 @@ COMMON = Texts(
         "role_admin": "admin", "role_merchant": "merchant", "role_analyst": "analyst",
         "role_support": "support", "role_engineer": "engineer",
         "not_allowed": "Your role may not see this page.",
+        "portal_only": "This part covers the whole shop (every merchant) and is not shown to merchant accounts.",
     },
     zh={
         "app_title": "ecom 数据分析",
@@ -165,5 +175,6 @@ COMMON = Texts(
         "role_admin": "管理员", "role_merchant": "商户", "role_analyst": "分析师",
         "role_support": "客服", "role_engineer": "工程师",
         "not_allowed": "您的角色无权查看此页面。",
+        "portal_only": "此部分涵盖全店（所有商户）的数据，不向商户账号显示。",
     },
 )

@@ -10,6 +10,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 import streamlit as st
+from babel.numbers import get_currency_symbol
 
 from dashboards import data, i18n
 from dashboards.i18n import COMMON as T
@@ -42,6 +43,14 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
                        mime="text/csv", key=f"download_{name}")
 
 
+def money_format(currency: str | None) -> str:
+    """A table column's number format with the currency's symbol (plain two decimals when the
+    merchants in view use different currencies)."""
+    if not currency:
+        return "%.2f"
+    return get_currency_symbol(currency, locale=i18n.locale()).replace("%", "%%") + "%.2f"
+
+
 def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:
     st.altair_chart(spec, width="stretch")
 
@@ -62,7 +71,7 @@ def friendly() -> Iterator[None]:
     except data.MissingMart as missing:
         st.info(T("missing_mart", mart=missing.mart))
     except data.NotForMerchants:
-        st.info(T("not_allowed"))
+        st.info(T("portal_only"))
 
 
 def section(fn: Callable[[], None]) -> None:

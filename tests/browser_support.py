@@ -80,6 +80,7 @@ def wait_for_run(page: Page, timeout: float = 30) -> None:
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout * 1000)
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stVegaLiteChart']\")]"
+        ".filter(c => c.offsetParent !== null)"  # charts in a hidden tab draw when shown
         ".every(c => c.querySelector('canvas, svg'))", timeout=timeout * 1000)
 
 

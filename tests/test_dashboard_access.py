@@ -58,7 +58,7 @@ def test_session_ends_after_inactivity(dashboard_env: DashboardShop, monkeypatch
     ("analyst", []),
 ])
 def test_each_role_is_offered_only_its_pages(dashboard_env: DashboardShop, role: str, hidden: list[str]) -> None:
-    from dashboards.app import PAGES
+    from dashboards.pages import PAGES
 
     for spec in PAGES:
         at = open_page(spec.slug, principal(role))
@@ -70,7 +70,7 @@ def test_each_role_is_offered_only_its_pages(dashboard_env: DashboardShop, role:
 def test_missing_snapshot_says_which_command_builds_it(dashboard_env: DashboardShop, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path))  # nothing published here
-    from dashboards.app import PAGES
+    from dashboards.pages import PAGES
 
     for spec in PAGES:
         at = open_page(spec.slug, principal("admin"))

@@ -24,7 +24,7 @@ def _errors(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_every_page_in_a_real_browser(dashboard_shop: DashboardShop) -> None:
-    from dashboards.app import PAGES
+    from dashboards.pages import PAGES
 
     shots = artifacts_dir()
     with streamlit_server(dashboard_shop.env()) as url, chromium() as browser:

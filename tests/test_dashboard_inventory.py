@@ -4,8 +4,10 @@ checked against SQL on the published snapshot, under the filters and each role's
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -198,3 +200,26 @@ def test_inventory_speaks_chinese(dashboard_env: DashboardShop) -> None:
     assert {"在手库存", "可用", "库存价值", "周转率", "库存天数", "缺货天数"} <= set(_metrics(at))
     assert {"库存状况", "ABC / XYZ 矩阵", "缺货历史", "盘点差异"} <= {s.value for s in at.subheader}
     assert any(m.value.startswith("US$") for m in at.metric)
+
+
+def _published_without(shop: DashboardShop, root: Path, monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
+    """Publish a copy of the shop's snapshot without ``tables`` and point the dashboards at it."""
+    snapshots = root / "snapshots"
+    snapshots.mkdir()
+    shutil.copy((shop.data_dir / "snapshots" / "current.duckdb").resolve(), snapshots / "trimmed.duckdb")
+    with duckdb.connect(str(snapshots / "trimmed.duckdb")) as con:
+        for table in tables:
+            con.execute(f"DROP TABLE {table} CASCADE")
+    (snapshots / "current.duckdb").symlink_to("trimmed.duckdb")
+    monkeypatch.setenv("ECOM_DATA_DIR", str(root))
+
+
+def test_a_missing_mart_gives_a_friendly_message_and_the_rest_still_renders(
+        dashboard_env: DashboardShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _published_without(dashboard_env, tmp_path, monkeypatch, "marts.inventory_turnover")
+    at = open_page("inventory", principal("merchant", 1))
+    assert not at.exception
+    messages = [i.value for i in at.info]
+    assert messages and all("`marts.inventory_turnover`" in m and "ecom pipeline run" in m for m in messages)
+    assert "On hand" in _metrics(at)
+    assert "Turnover" not in _metrics(at)

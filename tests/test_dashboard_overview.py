@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import duckdb
-from babel.numbers import get_currency_symbol
 import pytest
+from babel.numbers import get_currency_symbol
 
 from tests.dashboard_support import DashboardShop, open_page, page_text, principal
 
@@ -46,7 +46,8 @@ def test_merchant_sees_only_its_own_numbers(dashboard_env: DashboardShop) -> Non
         own, other = con.execute(
             "SELECT count(*) FILTER (WHERE merchant_id = 1), count(*) FILTER (WHERE merchant_id <> 1) "
             "FROM marts.fct_orders WHERE NOT is_cancelled AND placed_on BETWEEN ? AND ?", [f.start, f.end]).fetchone()
-        names = [r[0] for r in con.execute("SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1").fetchall()]
+        names = [r[0] for r in con.execute(
+            "SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1").fetchall()]
     assert _metrics(mine)["Orders"] == f"{own:,}"
     assert f"{own + other:,}" != f"{own:,}"
     # the sidebar cannot widen the scope: choosing the other merchant still shows only merchant 1

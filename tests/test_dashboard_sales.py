@@ -4,8 +4,10 @@ on the published snapshot, under the filters and each role's scope."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -195,3 +197,26 @@ def test_sales_speaks_chinese(dashboard_env: DashboardShop) -> None:
     assert {"畅销商品", "滞销商品", "每周趋势"} <= {s.value for s in at.subheader}
     assert any(m.value.startswith("US$") for m in at.metric)
     assert any(r.label == "排序依据" for r in at.radio)
+
+
+def _published_without(shop: DashboardShop, root: Path, monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
+    """Publish a copy of the shop's snapshot without ``tables`` and point the dashboards at it."""
+    snapshots = root / "snapshots"
+    snapshots.mkdir()
+    shutil.copy((shop.data_dir / "snapshots" / "current.duckdb").resolve(), snapshots / "trimmed.duckdb")
+    with duckdb.connect(str(snapshots / "trimmed.duckdb")) as con:
+        for table in tables:
+            con.execute(f"DROP TABLE {table} CASCADE")
+    (snapshots / "current.duckdb").symlink_to("trimmed.duckdb")
+    monkeypatch.setenv("ECOM_DATA_DIR", str(root))
+
+
+def test_a_missing_mart_gives_a_friendly_message_and_the_rest_still_renders(
+        dashboard_env: DashboardShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _published_without(dashboard_env, tmp_path, monkeypatch, "marts.inventory_daily")
+    at = open_page("sales", principal("merchant", 1))
+    assert not at.exception
+    messages = [i.value for i in at.info]
+    assert messages and all("`marts.inventory_daily`" in m and "ecom pipeline run" in m for m in messages)
+    assert "Net revenue" in _metrics(at)
+    assert "Stock value" not in _metrics(at)

@@ -23,6 +23,7 @@ from dashboards import auth, data, i18n, ui
 from dashboards.i18n import Texts
 from ops_store.errors import DomainError, NotFound
 from ops_store.security.access import Principal, acting_as
+from ops_store.security.pii import PiiKeyError
 from ops_store.services import communications, customers, feedback, loyalty, orders, tickets
 
 T = Texts(
@@ -30,6 +31,7 @@ T = Texts(
         "by_id": "Customer id", "by_ref": "Customer reference", "query": "Search for",
         "query_help": "Email and phone are matched exactly through the store's blind index; nothing is searched "
                       "in clear.", "find": "Find", "no_match": "No customer with this {by}.",
+        "word_email": "email", "word_phone": "phone",
         "bad_id": "A customer id is a whole number.", "no_ref": "No customer with reference {ref!r}.",
         "empty_query": "Type what to search for.", "pick": "Customers found",
         "no_filters": "The sidebar filters do not apply to this page: it shows everything about one customer "
@@ -68,7 +70,8 @@ T = Texts(
         "none": "Nothing yet."},
     zh={"title": "客户 360", "find_by": "查找方式", "by_email": "邮箱", "by_phone": "电话", "by_id": "客户 ID",
         "by_ref": "客户编号", "query": "查找内容", "query_help": "邮箱与电话通过系统的盲索引精确匹配，不会以明文搜索。",
-        "find": "查找", "no_match": "没有该{by}的客户。", "bad_id": "客户 ID 必须是整数。",
+        "find": "查找", "no_match": "没有该{by}的客户。", "word_email": "邮箱", "word_phone": "电话",
+        "bad_id": "客户 ID 必须是整数。",
         "no_ref": "没有编号为 {ref!r} 的客户。", "empty_query": "请输入要查找的内容。", "pick": "找到的客户",
         "no_filters": "侧边栏筛选不适用于本页：本页显示您的角色可查看的该客户全部信息。",
         "start": "按邮箱、电话、ID 或编号查找客户。", "store_down": "暂时无法连接业务数据库，请稍后再试。",
@@ -117,6 +120,8 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         st.warning(error.message)
     except SQLAlchemyError:
         st.error(T("store_down"))
+    except PiiKeyError as error:  # the dashboard's personal-data key does not match the store's
+        st.error(str(error))
     return None
 
 
@@ -144,7 +149,7 @@ def _lookup(by: str, query: str) -> tuple[list[int], str | None]:
         with acting_as(_who()):
             if by in ("email", "phone"):
                 ids = [p["customer_id"] for p in customers.find_customers(store, clear=False, **{by: query})]
-                return ids, None if ids else T("no_match", by=T(f"by_{by}"))
+                return ids, None if ids else T("no_match", by=T(f"word_{by}"))
             cid = int(query) if by == "id" else customers.customer_id_by_ref(store, query)
             customers.show_customer(store, cid, clear=False)  # may this principal open it?
             return [cid], None
@@ -154,12 +159,15 @@ def _lookup(by: str, query: str) -> tuple[list[int], str | None]:
         return [], error.message
     except SQLAlchemyError:
         return [], T("store_down")
+    except PiiKeyError as error:
+        return [], str(error)
 
 
 def _search() -> int | None:
     """The search form; the chosen customer (or why none was found) stays in the session."""
     left, right = st.columns([1, 2])
-    by = left.radio(T("find_by"), FIND_BY, format_func=lambda b: T(f"by_{b}"), horizontal=True, key="c360_by")
+    labels = {b: T(f"by_{b}") for b in FIND_BY}
+    by = left.radio(T("find_by"), FIND_BY, format_func=labels.get, horizontal=True, key="c360_by")
     query = right.text_input(T("query"), key="c360_query", help=T("query_help"))
     if st.button(T("find"), key="c360_find", type="primary"):
         ids, notice = _lookup(by, (query or "").strip())
@@ -330,11 +338,12 @@ def _loyalty(customer_id: int) -> None:
 
 def _recommendations(customer_id: int) -> None:
     st.markdown(f"**{T('recommendations')}**")
-    where, params = data.scoped(data.Columns(merchant="r.merchant_id"), None, extra=["r.customer_id = ?"])
+    where, params = data.scoped(data.Columns(merchant="r.merchant_id"), None, extra=["r.customer_id = ?"],
+                                extra_params=[customer_id])
     frame = data.fetch(
         "SELECT r.rank, r.sku, r.product_name, r.category, r.score, r.available, r.is_repeat_product "
         f"FROM marts.customer_recommendations r {where} ORDER BY r.rank LIMIT {RECOMMENDATIONS}",
-        [customer_id] + params, needs=["marts.customer_recommendations"])
+        params, needs=["marts.customer_recommendations"])
     ui.table(frame, "customer_recommendations", column_config={
         "rank": T("rank"), "sku": T("sku"), "product_name": T("product"), "category": T("category"),
         "score": st.column_config.NumberColumn(T("score"), format="%.3f"), "available": T("available"),

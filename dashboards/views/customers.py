@@ -217,21 +217,10 @@ def _rfm(grain: Grain, f: data.Filters, currency: str | None, money_ok: bool) ->
         "label": st.column_config.TextColumn(T("segment")),
         "customers": st.column_config.NumberColumn(T("customers"), format="localized"),
         "share": st.column_config.NumberColumn(T("share"), format="percent"),
-        "revenue": st.column_config.NumberColumn(_money_title(T("revenue"), currency),
-                                                format=_money_format(currency)),
+        "revenue": st.column_config.NumberColumn(T("revenue"), format=ui.money_format(currency)),
         "revenue_share": st.column_config.NumberColumn(T("revenue_share"), format="percent"),
         "avg_recency": st.column_config.NumberColumn(T("avg_recency"), format="%.1f"),
         "avg_frequency": st.column_config.NumberColumn(T("avg_frequency"), format="%.2f")})
-
-
-def _money_format(currency: str | None) -> str:
-    """A money column's format: the currency's preset where Streamlit has one, else plain numbers
-    (the column's title then names the currency)."""
-    return {"EUR": "euro", "USD": "dollar", "JPY": "yen"}.get(currency or "", "localized")
-
-
-def _money_title(label: str, currency: str | None) -> str:
-    return label if currency in (None, "EUR", "USD", "JPY") else f"{label} ({currency})"
 
 
 # --------------------------------------------------------------------------- new customers by segment
@@ -239,18 +228,20 @@ def _money_title(label: str, currency: str | None) -> str:
 
 def _cohort_mix(grain: Grain, f: data.Filters) -> pd.DataFrame:
     where, params = data.scoped(grain.columns("r"), f, extra=["r.first_order_on > ?::DATE - INTERVAL 12 MONTH",
-                                                              "r.first_order_on <= ?::DATE"])
+                                                              "r.first_order_on <= ?::DATE"],
+                                extra_params=[f.end, f.end])
     return data.fetch(
         "SELECT date_trunc('month', r.first_order_on)::DATE AS month, r.rfm_segment AS segment, count(*) AS customers "
         f"FROM {grain.rfm} r LEFT JOIN marts.dim_customers c ON c.customer_id = r.customer_id {where} "
-        "GROUP BY 1, 2 ORDER BY 1", [f.end, f.end] + params, needs=[grain.rfm, "marts.dim_customers"])
+        "GROUP BY 1, 2 ORDER BY 1", params, needs=[grain.rfm, "marts.dim_customers"])
 
 
 def _new_by_segment(grain: Grain, f: data.Filters) -> pd.DataFrame:
-    where, params = data.scoped(grain.columns("r"), f, extra=["r.first_order_on BETWEEN ? AND ?"])
+    where, params = data.scoped(grain.columns("r"), f, extra=["r.first_order_on BETWEEN ? AND ?"],
+                                extra_params=[f.start, f.end])
     return data.fetch(
         f"SELECT r.rfm_segment AS segment, count(*) AS customers FROM {grain.rfm} r LEFT JOIN marts.dim_customers c "
-        f"ON c.customer_id = r.customer_id {where} GROUP BY 1", [f.start, f.end] + params,
+        f"ON c.customer_id = r.customer_id {where} GROUP BY 1", params,
         needs=[grain.rfm, "marts.dim_customers"])
 
 
@@ -260,10 +251,11 @@ def _movement(grain: Grain, f: data.Filters) -> None:
     mix = _cohort_mix(grain, f)
     if not mix.empty:
         mix["label"] = mix["segment"].map(_label)
-        mix["month_label"] = pd.to_datetime(mix["month"]).dt.strftime("%Y-%m")
+        mix["month_label"] = mix["month"].map(i18n.month)
+        months = list(dict.fromkeys(mix["month_label"]))  # in date order (the query's)
         order = [_label(s) for s in SEGMENTS]
         ui.chart(alt.Chart(mix).mark_bar().encode(
-            x=alt.X("month_label:O", title=T("first_order_month")),
+            x=alt.X("month_label:O", sort=months, title=T("first_order_month")),
             y=alt.Y("customers:Q", stack="normalize", title=T("share"), axis=alt.Axis(format="%")),
             color=alt.Color("label:N", sort=order, title=T("segment")),
             order=alt.Order("customers:Q"),
@@ -309,16 +301,15 @@ def _clusters(grain: Grain, f: data.Filters, currency: str | None, money_ok: boo
         columns += ["median_recency", "median_frequency"] + (["median_monetary", "avg_order_value"]
                                                              if money_ok else []) + ["favourite_categories"]
         columns += ["description"] if money_ok else []
-    money = _money_format(currency)
+    money = ui.money_format(currency)
     ui.table(frame[columns], "behavioural_clusters", column_config={
         "segment_name": st.column_config.TextColumn(T("cluster")),
         "customers": st.column_config.NumberColumn(T("customers"), format="localized"),
         "share": st.column_config.NumberColumn(T("share"), format="percent"),
         "median_recency": st.column_config.NumberColumn(T("median_recency"), format="%.0f"),
         "median_frequency": st.column_config.NumberColumn(T("median_frequency"), format="%.1f"),
-        "median_monetary": st.column_config.NumberColumn(_money_title(T("median_monetary"), currency),
-                                                        format=money),
-        "avg_order_value": st.column_config.NumberColumn(_money_title(T("aov"), currency), format=money),
+        "median_monetary": st.column_config.NumberColumn(T("median_monetary"), format=money),
+        "avg_order_value": st.column_config.NumberColumn(T("aov"), format=money),
         "favourite_categories": st.column_config.TextColumn(T("favourite_categories")),
         "description": st.column_config.TextColumn(T("description"), width="large")})
 
@@ -340,23 +331,24 @@ def _cohorts(grain: Grain, f: data.Filters) -> None:
     st.subheader(T("cohorts"))
     first, last = _cohort_window(f)
     columns = data.Columns(merchant="merchant_id" if grain.per_merchant else None)
-    where, params = data.scoped(columns, f, extra=["cohort_month BETWEEN ? AND ?"])
+    where, params = data.scoped(columns, f, extra=["cohort_month BETWEEN ? AND ?"], extra_params=[first, last])
     frame = data.fetch(
         "SELECT cohort_month, months_since, sum(cohort_size)::BIGINT AS cohort_size, "
         "sum(active_customers)::BIGINT AS active_customers, "
         "sum(active_customers)::DOUBLE / nullif(sum(cohort_size), 0) AS retention_rate "
-        f"FROM {grain.cohorts} {where} GROUP BY 1, 2 ORDER BY 1, 2", [first, last] + params, needs=[grain.cohorts])
+        f"FROM {grain.cohorts} {where} GROUP BY 1, 2 ORDER BY 1, 2", params, needs=[grain.cohorts])
     if f.regions:  # the cohort marts count customers, not regions
         st.caption(i18n.COMMON("filters_ignored", names=i18n.COMMON("region")))
     if frame.empty:
         st.caption(i18n.COMMON("no_rows"))
         return
-    frame["cohort"] = pd.to_datetime(frame["cohort_month"]).dt.strftime("%Y-%m")
-    st.caption(T("cohorts_caption", first=frame["cohort"].min(), last=frame["cohort"].max()))
+    frame["cohort"] = frame["cohort_month"].map(i18n.month)
+    cohorts = list(dict.fromkeys(frame["cohort"]))  # in date order (the query's)
+    st.caption(T("cohorts_caption", first=cohorts[0], last=cohorts[-1]))
     frame["label"] = frame["retention_rate"].map(lambda v: i18n.percent(v, 0))
     base = alt.Chart(frame).encode(
         x=alt.X("months_since:O", title=T("months_since")),
-        y=alt.Y("cohort:O", title=T("cohort"), sort="ascending"))
+        y=alt.Y("cohort:O", title=T("cohort"), sort=cohorts))
     heat = base.mark_rect().encode(
         color=alt.Color("retention_rate:Q", title=T("retention"), scale=alt.Scale(scheme="blues", domain=[0, 1]),
                         legend=alt.Legend(format="%")),

@@ -34,7 +34,8 @@ T = Texts(
         "model": "Model", "kind": "Kind", "candidate": "model", "baseline": "baseline", "wape": "WAPE",
         "mase": "MASE", "bias": "Bias", "coverage": "Coverage", "beats": "Beats every baseline",
         "series_scored": "Series", "days_scored": "Series-days scored", "origin": "Origin",
-        "wape_per_origin": "WAPE per backtest origin", "yes": "yes", "no": "no",
+        "wape_per_origin": "WAPE per backtest origin",
+        "yes": "yes", "no": "no",
         "model_beats": "The model's WAPE ({wape}) is below every baseline's.",
         "model_loses": "The model's WAPE ({wape}) is not below every baseline's: the baselines forecast as "
                        "well or better.",
@@ -70,7 +71,8 @@ T = Texts(
         "model": "模型", "kind": "类型", "candidate": "模型", "baseline": "基线", "wape": "WAPE",
         "mase": "MASE", "bias": "偏差", "coverage": "覆盖率", "beats": "优于所有基线",
         "series_scored": "序列数", "days_scored": "计分的序列天数", "origin": "起点",
-        "wape_per_origin": "各回测起点的 WAPE", "yes": "是", "no": "否",
+        "wape_per_origin": "各回测起点的 WAPE",
+        "yes": "是", "no": "否",
         "model_beats": "模型的 WAPE（{wape}）低于所有基线。",
         "model_loses": "模型的 WAPE（{wape}）并未低于所有基线：基线的预测同样好或更好。",
         "gbm_quantile": "分位数梯度提升", "seasonal_naive": "季节性朴素（上周同日）",
@@ -243,7 +245,7 @@ def _yes_no(value: object) -> str:
 
 def _accuracy() -> None:
     st.subheader(T("accuracy"))
-    where, params = data.scoped(PORTAL, None)
+    where, params = data.scoped(PORTAL, None)  # a merchant user gets the "whole shop only" note
     rows = data.fetch(
         "SELECT model, scope, origin_on, horizon_days, series, days_scored, wape, mase, bias, coverage, "
         f"is_candidate, beats_every_baseline FROM marts.forecast_accuracy {where} "
@@ -335,8 +337,11 @@ def _reorder(f: data.Filters) -> None:
     st.subheader(T("reorder"))
     st.caption(T("reorder_help"))
     frame = suggestions(f)
-    if frame.empty:
-        st.success(T("nothing_to_order"))
+    if frame.empty:  # suggestions are made from the forecast: none without one
+        if _has_forecast(f):
+            st.success(T("nothing_to_order"))
+        else:
+            st.info(T("needs_history"))
         return
     to_order = frame[frame["suggested_qty"] > 0]
     first = frame["projected_stock_out_on"].dropna()
@@ -349,6 +354,8 @@ def _reorder(f: data.Filters) -> None:
     shown = frame.head(SHOWN_LINES)[["sku", "product_name", "warehouse", "on_hand", "on_order", "reserved",
                                      "available", "reorder_point", "suggested_qty", "suggested_value", "currency",
                                      "projected_stock_out_on", "lead_time_days"]]
+    currencies = frame["currency"].dropna().unique()
+    currency = str(currencies[0]) if len(currencies) == 1 else None
     if len(frame) > SHOWN_LINES:
         st.caption(T("shown_first", shown=SHOWN_LINES, total=len(frame)))
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
@@ -361,7 +368,7 @@ def _reorder(f: data.Filters) -> None:
         "available": st.column_config.NumberColumn(T("available"), format="%d"),
         "reorder_point": st.column_config.NumberColumn(T("reorder_point"), format="%.1f"),
         "suggested_qty": st.column_config.NumberColumn(T("suggested_qty"), format="%d"),
-        "suggested_value": st.column_config.NumberColumn(T("suggested_value"), format="%.2f"),
+        "suggested_value": st.column_config.NumberColumn(T("suggested_value"), format=ui.money_format(currency)),
         "currency": st.column_config.TextColumn(T("currency")),
         "projected_stock_out_on": st.column_config.DateColumn(T("stock_out_on")),
         "lead_time_days": st.column_config.NumberColumn(T("lead_time"), format="%d")})

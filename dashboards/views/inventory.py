@@ -100,9 +100,9 @@ def _money_label(key: str, currency: str | None) -> str:
 
 
 def _where(f: data.Filters | None, *conditions: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
-    """scoped() on dim_products p (merchant, category), our conditions first with their parameters first."""
-    where, params = data.scoped(PRODUCTS, f, extra=[c for c, _ in conditions])
-    return where, [p for _, values in conditions for p in values] + params
+    """scoped() on dim_products p (merchant, category) with our own conditions (and their parameters)."""
+    return data.scoped(PRODUCTS, f, extra=[c for c, _ in conditions],
+                       extra_params=[p for _, values in conditions for p in values])
 
 
 def _money(currency: str | None) -> Any:
@@ -236,7 +236,8 @@ def _turnover_totals(f: data.Filters) -> pd.Series:
     join = "JOIN marts.dim_products p ON p.product_id = t.product_id" if f.categories else ""
     columns = (data.Columns(merchant="t.merchant_id", category="p.category") if f.categories
                else data.Columns(merchant="t.merchant_id"))
-    where, params = data.scoped(columns, f, extra=["t.level = ?", "t.month_start BETWEEN ? AND ?"])
+    where, params = data.scoped(columns, f, extra=["t.level = ?", "t.month_start BETWEEN ? AND ?"],
+                                extra_params=[level, first, last])
     return data.fetch(
         "WITH months AS (SELECT t.month_start, any_value(t.days_in_period) AS days, sum(t.units_sold) AS units, "
         "sum(t.cogs) AS cogs, sum(t.average_inventory_value) AS avg_value, "
@@ -247,7 +248,7 @@ def _turnover_totals(f: data.Filters) -> pd.Series:
         "sum(units) AS units, sum(cogs)::DOUBLE AS cogs, "
         "(sum(avg_value * days) / sum(days))::DOUBLE AS avg_value, arg_max(on_hand_end, month_start) AS on_hand_end, "
         "sum(holding_cost)::DOUBLE AS holding_cost, sum(stock_out_days) AS stock_out_days FROM months",
-        [level, first, last] + params, needs=["marts.inventory_turnover", "marts.dim_products"]).iloc[0]
+        params, needs=["marts.inventory_turnover", "marts.dim_products"]).iloc[0]
 
 
 def _turnover_rows(f: data.Filters) -> pd.DataFrame:
@@ -255,7 +256,8 @@ def _turnover_rows(f: data.Filters) -> pd.DataFrame:
     its average stock value is over all the months' days."""
     first, last = _months(f)
     where, params = data.scoped(data.Columns(merchant="t.merchant_id", category="p.category"), f,
-                                extra=["t.level = 'product'", "t.month_start BETWEEN ? AND ?"])
+                                extra=["t.level = 'product'", "t.month_start BETWEEN ? AND ?"],
+                                extra_params=[first, last])
     return data.fetch(
         "WITH span AS (SELECT sum(days_in_period) AS days FROM (SELECT DISTINCT month_start, days_in_period "
         "FROM marts.inventory_turnover WHERE month_start BETWEEN ? AND ?)), "
@@ -277,7 +279,7 @@ def _turnover_rows(f: data.Filters) -> pd.DataFrame:
         "FROM measured k JOIN marts.dim_products p ON p.product_id = k.product_id "
         "JOIN marts.dim_merchants m ON m.merchant_id = p.merchant_id "
         "ORDER BY k.avg_value DESC NULLS LAST, p.product_id LIMIT ?",
-        [first, last, first, last] + params + [LIMIT],
+        [first, last] + params + [LIMIT],
         needs=["marts.inventory_turnover", "marts.dim_products", "marts.dim_merchants"])
 
 
@@ -288,7 +290,7 @@ def _turnover(f: data.Filters, currency: str | None) -> None:
         st.caption(i18n.COMMON("no_rows"))
         return
     first, last = (pd.Timestamp(totals[k]).date() for k in ("first_month", "last_month"))
-    st.caption(T("turnover_months", first=i18n.day(first), last=i18n.day(last)))
+    st.caption(T("turnover_months", first=i18n.month(first), last=i18n.month(last)))
     avg, cogs, days = totals["avg_value"], totals["cogs"], totals["days"]
     turnover = cogs / avg if avg and avg > 0 else None
     dio = days / turnover if turnover else None
@@ -421,7 +423,7 @@ def _stockouts(f: data.Filters) -> None:
 
 def _variance_rows(f: data.Filters) -> pd.DataFrame:
     where, params = data.scoped(data.Columns(merchant="v.merchant_id", category="p.category"), f,
-                                extra=["v.posted_on BETWEEN ? AND ?"])
+                                extra=["v.posted_on BETWEEN ? AND ?"], extra_params=[f.start, f.end])
     return data.fetch(
         "SELECT v.posted_on, v.warehouse_code, v.sku, p.product_name, p.category, m.merchant_code, v.expected_qty, "
         "v.counted_qty, v.variance_qty, v.unit_cost::DOUBLE AS unit_cost, v.variance_value::DOUBLE AS variance_value, "
@@ -431,7 +433,7 @@ def _variance_rows(f: data.Filters) -> pd.DataFrame:
         "FROM marts.count_variances v JOIN marts.dim_products p ON p.product_id = v.product_id "
         f"JOIN marts.dim_merchants m ON m.merchant_id = p.merchant_id {where} "
         "ORDER BY v.abs_variance_value DESC, v.posted_on DESC, v.stock_count_line_id LIMIT ?",
-        [f.start, f.end] + params + [LIMIT],
+        params + [LIMIT],
         needs=["marts.count_variances", "marts.dim_products", "marts.dim_merchants"])
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import altair as alt
 import pandas as pd
 import streamlit as st
-from babel.numbers import get_currency_symbol
 
 from dashboards import data, filters, i18n, ui
 from dashboards.i18n import Texts
@@ -91,8 +90,9 @@ T = Texts(
         "by_channel": "各渠道分步转化率", "by_device": "各设备分步转化率", "channel": "渠道", "device": "设备"},
 )
 
-# campaign_performance has no merchant column: the store's campaign record says whose campaign it is
-CAMPAIGNS = data.Columns(merchant="c.merchant_id")
+# a merchant's campaign counts that merchant's orders only; a programme-wide one (no merchant) every
+# merchant's, so merchant users see their own campaigns and not the programme's
+CAMPAIGNS = data.Columns(merchant="cp.merchant_id")
 PRICES = data.Columns(merchant="pi.merchant_id", day="pi.observed_on", category="p.category")
 FUNNEL = data.Columns(merchant=None, day="day", channel="channel")
 STEPS = ("sessions", "product_view_sessions", "add_to_cart_sessions", "checkout_sessions", "purchase_sessions")
@@ -103,13 +103,6 @@ def _and(where: str, clause: str) -> str:
     return f"{where} AND {clause}" if where else f"WHERE {clause}"
 
 
-def _money_format(currency: str | None) -> str:
-    """A column format with the currency's symbol (plain two decimals when currencies are mixed)."""
-    if not currency:
-        return "%.2f"
-    return get_currency_symbol(currency, locale=i18n.locale()).replace("%", "%%") + "%.2f"
-
-
 def _number(key: str, fmt: str) -> Any:
     return st.column_config.NumberColumn(T(key), format=fmt)
 
@@ -117,7 +110,7 @@ def _number(key: str, fmt: str) -> Any:
 # --- campaigns -------------------------------------------------------------------------------------------------
 
 def campaigns(f: data.Filters) -> pd.DataFrame:
-    """Campaigns in scope whose window overlaps the period (the merchant comes from the store's record)."""
+    """Campaigns in scope whose window overlaps the period."""
     where, params = data.scoped(CAMPAIGNS, f)
     return data.fetch(
         "SELECT cp.campaign_id, cp.campaign_code, cp.campaign_name, m.merchant_code AS merchant, "
@@ -130,12 +123,11 @@ def campaigns(f: data.Filters) -> pd.DataFrame:
         "cp.new_customers, coalesce(m.currency, (SELECT CASE WHEN count(DISTINCT currency) = 1 THEN min(currency) END "
         "FROM marts.dim_merchants)) AS currency "
         "FROM marts.campaign_performance cp "
-        "JOIN staging.stg_store__campaigns c ON c.campaign_id = cp.campaign_id "
-        "LEFT JOIN marts.dim_merchants m ON m.merchant_id = c.merchant_id "
+        "LEFT JOIN marts.dim_merchants m ON m.merchant_id = cp.merchant_id "
         f"{_and(where, 'cp.starts_on <= ? AND cp.ends_on >= ?')} "
         "ORDER BY cp.starts_on DESC, cp.campaign_code LIMIT 100",
         params + [f.end, f.start],
-        needs=["marts.campaign_performance", "staging.stg_store__campaigns", "marts.dim_merchants"])
+        needs=["marts.campaign_performance", "marts.dim_merchants"])
 
 
 def _campaign_totals(frame: pd.DataFrame) -> dict[str, float | None]:
@@ -177,7 +169,7 @@ def _campaigns(f: data.Filters) -> None:
         row[2].metric(T("roas"), i18n.number(totals["roas"], 2))
     st.caption(T("campaign_window_note"))
     _uplift_chart(frame)
-    money_format = _money_format(currency)
+    money_format = ui.money_format(currency)
     config = {
         "campaign_id": None, "campaign_code": st.column_config.TextColumn(T("campaign_code")),
         "campaign_name": st.column_config.TextColumn(T("campaign_name")),
@@ -273,7 +265,7 @@ def _price_index(f: data.Filters) -> None:
         st.caption(T("no_undercut", day=day))
         return
     currencies = undercut["currency"].dropna().unique().tolist()
-    money_format = _money_format(currencies[0] if len(currencies) == 1 else None)
+    money_format = ui.money_format(currencies[0] if len(currencies) == 1 else None)
     shown = undercut.drop(columns=["observed_on", "is_undercut"])
     config = {"sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, filters, i18n, ui
+from dashboards import data, filters, i18n, sales_source, ui
 from dashboards.i18n import Texts
 
 T = Texts(
@@ -18,26 +20,33 @@ T = Texts(
         "period": "Period", "conversion_help": "Orders / sessions. Sessions are counted for the whole shop "
         "(by channel), so the rate is shown only without merchant, category or region filters.",
         "mixed_currency": "The merchants in view use different currencies; pick one merchant to see money.",
-        "day_of_period": "Day of period"},
+        "day_of_period": "Day of period",
+        "region_note": "With a region filter, revenue and margin come from order lines: a refund counts on its "
+                       "order's day rather than the day it was paid."},
     zh={"title": "概览", "net_revenue": "净收入", "orders": "订单数", "aov": "平均订单金额", "conversion": "转化率",
         "new_customers": "新客户", "returning_customers": "回头客", "gross_margin": "毛利",
         "margin_rate": "毛利率", "revenue_over_time": "每日净收入", "this_period": "本期",
         "previous_period": "上期", "day": "日期", "period": "期间",
         "conversion_help": "订单数 / 会话数。会话按全店（按渠道）统计，因此仅在未按商户、品类或地区筛选时显示。",
-        "mixed_currency": "所选商户使用不同币种；请选择一个商户以查看金额。", "day_of_period": "期间第几天"},
+        "mixed_currency": "所选商户使用不同币种；请选择一个商户以查看金额。", "day_of_period": "期间第几天",
+        "region_note": "按地区筛选时，收入和毛利来自订单行：退款计入其订单的日期，而非退款支付日。"},
 )
 
-SALES = data.Columns(merchant="s.merchant_id", day="s.day", category="p.category", channel="s.channel")
 ORDERS = data.Columns(merchant="o.merchant_id", day="o.placed_on", channel="o.channel", region="c.region",
                       category="l.category")
 
 
+def _where(f: data.Filters) -> tuple[sales_source.Source, str, list[object]]:
+    source = sales_source.for_filters(f)
+    where, params = data.scoped(replace(source.columns, day=source.day), f, extra=source.extra)
+    return source, where, params
+
+
 def _sales(f: data.Filters) -> pd.Series:
-    where, params = data.scoped(SALES, f)
+    source, where, params = _where(f)
     return data.fetch(
-        "SELECT coalesce(sum(s.net_revenue), 0) AS net_revenue, coalesce(sum(s.gross_margin), 0) AS gross_margin "
-        f"FROM marts.fct_daily_sales s JOIN marts.dim_products p USING (product_id) {where}",
-        params, needs=["marts.fct_daily_sales", "marts.dim_products"]).iloc[0]
+        "SELECT coalesce(sum(s.net_revenue), 0) AS net_revenue, coalesce(sum(s.cogs), 0) AS cogs "
+        f"FROM {source.relation} {where}", params, needs=source.needs).iloc[0]
 
 
 def _orders(f: data.Filters) -> pd.Series:
@@ -74,7 +83,8 @@ def _sessions(f: data.Filters) -> float | None:
 
 def _figures(f: data.Filters) -> dict[str, float | None]:
     sales, orders = _sales(f), _orders(f)
-    net, margin, count = float(sales["net_revenue"]), float(sales["gross_margin"]), int(orders["orders"])
+    net, count = float(sales["net_revenue"]), int(orders["orders"])
+    margin = net - float(sales["cogs"])  # METRICS: gross margin = net revenue - COGS
     sessions = _sessions(f)
     return {"net_revenue": net, "orders": count, "aov": net / count if count else None,
             "conversion": count / sessions if sessions else None,
@@ -100,11 +110,9 @@ def _headlines(f: data.Filters, currency: str | None) -> None:
 
 
 def _daily(f: data.Filters) -> pd.DataFrame:
-    where, params = data.scoped(SALES, f)
-    return data.fetch(
-        "SELECT s.day, sum(s.net_revenue)::DOUBLE AS net_revenue FROM marts.fct_daily_sales s "
-        f"JOIN marts.dim_products p USING (product_id) {where} GROUP BY 1 ORDER BY 1",
-        params, needs=["marts.fct_daily_sales", "marts.dim_products"])
+    source, where, params = _where(f)
+    return data.fetch(f"SELECT {source.day} AS day, sum(s.net_revenue)::DOUBLE AS net_revenue "
+                      f"FROM {source.relation} {where} GROUP BY 1 ORDER BY 1", params, needs=source.needs)
 
 
 def _revenue_chart(f: data.Filters) -> None:
@@ -131,6 +139,8 @@ def render() -> None:
     with ui.friendly():
         f = filters.current()
         ui.ignored_filters(ORDERS, f)
+        if f.regions:
+            st.caption(T("region_note"))
         currency = filters.currency()
         if currency is None:
             st.warning(T("mixed_currency"))

@@ -10,14 +10,13 @@ count with its order (the page says so)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, filters, i18n, ui
+from dashboards import data, filters, i18n, sales_source, ui
 from dashboards.i18n import Texts
 
 T = Texts(
@@ -81,37 +80,13 @@ RANKINGS = {  # whitelisted ORDER BY clauses, never user text
 }
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where sales rows come from and which column carries each filter."""
-
-    relation: str
-    columns: data.Columns
-    day: str
-    extra: tuple[str, ...]
-    needs: tuple[str, ...]
-
-
-DAILY = Source("marts.fct_daily_sales s JOIN marts.dim_products p ON p.product_id = s.product_id",
-               data.Columns(merchant="p.merchant_id", category="p.category", channel="s.channel"),
-               "s.day", (), ("marts.fct_daily_sales", "marts.dim_products"))
-LINES = Source("marts.fct_order_lines s JOIN marts.dim_products p ON p.product_id = s.product_id "
-               "LEFT JOIN marts.dim_customers c ON c.customer_id = s.customer_id",
-               data.Columns(merchant="p.merchant_id", category="p.category", channel="s.channel", region="c.region"),
-               "s.placed_on", ("NOT s.is_cancelled",),
-               ("marts.fct_order_lines", "marts.dim_products", "marts.dim_customers"))
 STOCK = data.Columns(merchant="p.merchant_id", category="p.category")
 
 
-def _source(f: data.Filters) -> Source:
-    """fct_daily_sales (refunds on the day paid) unless a region filter needs the customer."""
-    return LINES if f.regions else DAILY
-
-
-def _where(source: Source, f: data.Filters, *conditions: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
-    """scoped() over the source, with our own conditions first (their parameters come first too)."""
-    where, params = data.scoped(source.columns, f, extra=[c for c, _ in conditions] + list(source.extra))
-    return where, [p for _, values in conditions for p in values] + params
+def _where(source: sales_source.Source, f: data.Filters, *conditions: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    """scoped() over the source with our own conditions (and their parameters)."""
+    return data.scoped(source.columns, f, extra=[c for c, _ in conditions] + list(source.extra),
+                       extra_params=[p for _, values in conditions for p in values])
 
 
 def _money_label(key: str, currency: str | None) -> str:
@@ -122,7 +97,7 @@ def _money_label(key: str, currency: str | None) -> str:
 
 def _per_product(f: data.Filters) -> tuple[str, list[Any], tuple[str, ...]]:
     """SQL of a CTE ``sold``: units and net revenue per product in the period and the previous one."""
-    source, before = _source(f), f.previous()
+    source, before = sales_source.for_filters(f), f.previous()
     where, params = _where(source, f, (f"{source.day} BETWEEN ? AND ?", [before.start, f.end]))
     sql = (f"sold AS (SELECT p.product_id, "
            f"coalesce(sum(s.units) FILTER (WHERE {source.day} >= ?), 0) AS units, "
@@ -180,10 +155,12 @@ def _ranking_config(currency: str | None) -> dict[str, Any]:
 
 def _headlines(f: data.Filters, currency: str | None) -> None:
     now = _totals(f)
-    stock = _stock_without_sales(f, 1)
-    stock_total = int(stock["total"].iloc[0]) if len(stock) else 0
-    before_stock = _stock_without_sales(f.previous(), 1)
-    before_total = int(before_stock["total"].iloc[0]) if len(before_stock) else 0
+    stock_total = before_total = None  # without inventory_daily the stock section says what to build
+    if data.has("marts.inventory_daily"):
+        stock = _stock_without_sales(f, STOCK_LIMIT)  # the same query as the section below (cached)
+        stock_total = int(stock["total"].iloc[0]) if len(stock) else 0
+        before_stock = _stock_without_sales(f.previous(), STOCK_LIMIT)
+        before_total = int(before_stock["total"].iloc[0]) if len(before_stock) else 0
     st.caption(i18n.COMMON("previous_period", days=f.days))
     row = st.columns(4)
     ui.kpi(row[0], T("net_revenue"), now["net_revenue"], now["prev_net_revenue"], lambda v: i18n.money(v, currency))
@@ -225,7 +202,7 @@ def _rankings(f: data.Filters, currency: str | None) -> None:
 # --- weekly trends ----------------------------------------------------------------------------------
 
 def _weekly(f: data.Filters, dimension: str) -> pd.DataFrame:
-    source = LINES if dimension == "region" else _source(f)
+    source = sales_source.LINES if dimension == "region" else sales_source.for_filters(f)
     value = {"category": "p.category", "channel": "s.channel", "region": "c.region"}[dimension]
     where, params = _where(source, f, (f"{source.day} BETWEEN ? AND ?", [f.start, f.end]))
     frame = data.fetch(
@@ -272,9 +249,8 @@ def _trends(f: data.Filters, currency: str | None) -> None:
 def _stock_without_sales(f: data.Filters, limit: int) -> pd.DataFrame:
     """Products on hand at the period's end (their latest inventory_daily row on or before it) that
     sold no unit in the period; ``total`` and ``total_value`` count all of them, before the LIMIT."""
-    where_stock, params_stock = data.scoped(STOCK, f, extra=["i.day <= ?"])
-    params_stock = [f.end] + params_stock
-    source = _source(f)
+    where_stock, params_stock = data.scoped(STOCK, f, extra=["i.day <= ?"], extra_params=[f.end])
+    source = sales_source.for_filters(f)
     where_sold, params_sold = _where(source, f, (f"{source.day} <= ?", [f.end]))
     return data.fetch(
         "WITH positions AS (SELECT i.product_id, i.warehouse_id, arg_max(i.on_hand, i.day) AS on_hand, "

@@ -9,22 +9,18 @@ counted for the whole shop, so merchant users get a message there instead of num
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from babel.numbers import get_currency_symbol
 
 from dashboards import data, filters, i18n, ui
 from dashboards.i18n import Texts
 
 T = Texts(
-    en={"title": "Service", "portal_wide": "This part covers the whole shop (every merchant) and is not shown to "
-        "merchant accounts.",
-        "weeks_covered": "Weeks starting {first} to {last}, against the {n} weeks before.",
+    en={"title": "Service", "weeks_covered": "Weeks starting {first} to {last}, against the {n} weeks before.",
         "months_covered": "Months of sale {first} to {last}, against the {n} months before.",
         "loyalty_months": "Months {first} to {last}; balances at the end of {last}.",
         "delivery": "Delivery performance by carrier", "delivery_help": "On-time rate: shipments delivered on or "
@@ -56,16 +52,16 @@ T = Texts(
         "points_issued": "Points issued", "points_redeemed": "Points redeemed", "points_expired": "Points expired",
         "points_outstanding": "Points outstanding", "points_liability": "Points liability",
         "point_value": "Value per point", "points": "Points", "flow": "Flow"},
-    zh={"title": "服务", "portal_wide": "此部分涵盖全店（所有商户），不向商户账号显示。",
-        "weeks_covered": "自 {first} 至 {last} 开始的各周，对比之前的 {n} 周。",
+    zh={"title": "服务", "weeks_covered": "自 {first} 至 {last} 开始的各周，对比之前的 {n} 周。",
         "months_covered": "销售月份 {first} 至 {last}，对比之前的 {n} 个月。",
         "loyalty_months": "{first} 至 {last} 各月；余额为 {last} 月末数。",
         "delivery": "各承运商配送表现", "delivery_help": "准时率：在承诺日期当天或之前送达的包裹 / 已送达包裹。"
         "配送天数：送达时间 - 发货时间。异常率：出现承运商异常的包裹 / 包裹数。包裹计入发货所在周。",
         "carrier": "承运商", "carrier_code": "代码", "week": "周", "shipments": "包裹数", "delivered": "已送达",
-        "on_time_rate": "准时率", "avg_delivery_days": "平均配送天数", "exceptions": "异常数", "exception_rate": "异常率",
-        "measure": "指标", "returns": "按原因和品类的退货",
-        "returns_help": "退货率：退货件数（已接受的退货）/ 销售件数，二者都归入商品售出的月份。退款金额：这些退货已支付的退款。",
+        "on_time_rate": "准时率", "avg_delivery_days": "平均配送天数", "exceptions": "异常数",
+        "exception_rate": "异常率", "measure": "指标", "returns": "按原因和品类的退货",
+        "returns_help": "退货率：退货件数（已接受的退货）/ 销售件数，二者都归入商品售出的月份。"
+        "退款金额：这些退货已支付的退款。",
         "units_sold": "销售件数", "units_returned": "退货件数", "return_rate": "退货率", "refunded_value": "退款金额",
         "reason": "原因", "category": "品类", "by_reason": "按原因", "by_category": "按品类",
         "top_returned": "退货最多的商品（前 50）", "sku": "SKU", "product_name": "商品", "currency": "币种",
@@ -76,8 +72,8 @@ T = Texts(
         "first_response_breach_rate": "首次响应超时率", "resolution_breach_rate": "解决超时率",
         "avg_first_response_hours": "平均首次响应（小时）", "avg_resolution_hours": "平均解决（小时）",
         "csat_rate": "CSAT 满意率", "avg_satisfaction": "平均评分（1-5）", "rated_tickets": "已评价",
-        "priority": "优先级", "ticket_category": "工单类别", "by_priority": "按优先级", "by_ticket_category": "按工单类别",
-        "breach_rate": "超时率", "loyalty": "会员积分计划",
+        "priority": "优先级", "ticket_category": "工单类别", "by_priority": "按优先级",
+        "by_ticket_category": "按工单类别", "breach_rate": "超时率", "loyalty": "会员积分计划",
         "loyalty_help": "会员及余额按月末所在等级统计。积分负债：发放 - 兑换 - 过期的积分，按计划每积分价值计算。",
         "tier": "等级", "month": "月份", "members": "会员数", "members_with_points": "有积分的会员",
         "points_issued": "发放积分", "points_redeemed": "兑换积分", "points_expired": "过期积分",
@@ -92,16 +88,6 @@ SUPPORT = data.Columns(merchant=None)  # the mart's category is the ticket's, no
 LOYALTY = data.Columns(merchant=None)
 
 Span = tuple[date, date]  # first and last week (month) start covered
-
-
-def _section(fn: Callable[[], None]) -> None:
-    """A page part; a shop-wide part says so to a merchant user (the rest of the page still renders)."""
-    def guarded() -> None:
-        try:
-            fn()
-        except data.NotForMerchants:
-            st.info(T("portal_wide"))
-    ui.section(guarded)
 
 
 def weeks(f: data.Filters) -> tuple[Span, Span]:
@@ -130,21 +116,18 @@ def _where(columns: data.Columns, f: data.Filters, column: str, span: Span) -> t
     return (f"{where} AND {clause}" if where else f"WHERE {clause}"), params + [span[0], span[1]]
 
 
-def _money_format(currency: str | None) -> str:
-    if not currency:
-        return "%.2f"
-    return get_currency_symbol(currency, locale=i18n.locale()).replace("%", "%%") + "%.2f"
-
-
 def _number(key: str, fmt: str) -> Any:
     return st.column_config.NumberColumn(T(key), format=fmt)
 
 
-def _span_caption(key: str, span: Span, previous: Span | None = None) -> None:
-    n = 0 if previous is None else (span[1] - span[0]).days // 7 + 1
+def _span_caption(key: str, span: Span) -> None:
+    """Which weeks (months) the figures cover; the comparison is with as many just before."""
     if key == "months_covered":
         n = (span[1].year - span[0].year) * 12 + span[1].month - span[0].month + 1
-    st.caption(T(key, first=i18n.day(span[0]), last=i18n.day(span[1]), n=n))
+    else:
+        n = (span[1] - span[0]).days // 7 + 1
+    label = i18n.month if key == "months_covered" else i18n.day
+    st.caption(T(key, first=label(span[0]), last=label(span[1]), n=n))
 
 
 # --- delivery --------------------------------------------------------------------------------------------------
@@ -174,7 +157,7 @@ def _delivery(f: data.Filters) -> None:
     span, previous = weeks(f)
     now = delivery(f, span).iloc[0]
     ui.ignored_filters(DELIVERY, f)
-    _span_caption("weeks_covered", span, previous)
+    _span_caption("weeks_covered", span)
     if pd.isna(now["shipments"]) or not now["shipments"]:
         st.caption(i18n.COMMON("no_rows"))
         return
@@ -211,10 +194,11 @@ def _returns_scope(f: data.Filters, span: Span) -> tuple[str, list[Any]]:
     """CTEs: the mart's rows in scope (r) and units sold once per month and product (sold; the mart
     repeats them on every reason row)."""
     where, params = _where(RETURNS, f, "r.month_start", span)
-    return ("WITH r AS (SELECT r.month_start, r.product_id, p.sku, p.product_name, p.category, r.reason, "
+    ctes = ("WITH r AS (SELECT r.month_start, r.product_id, p.sku, p.product_name, p.category, r.reason, "
             "r.units_sold, r.units_returned, r.refunded_value, p.currency FROM marts.returns_analysis r "
             f"JOIN marts.dim_products p ON p.product_id = r.product_id {where}), "
-            "sold AS (SELECT DISTINCT month_start, product_id, sku, product_name, category, units_sold FROM r) "), params
+            "sold AS (SELECT DISTINCT month_start, product_id, sku, product_name, category, units_sold FROM r) ")
+    return ctes, params
 
 
 RETURNS_NEEDS = ["marts.returns_analysis", "marts.dim_products"]
@@ -255,7 +239,7 @@ def _returns(f: data.Filters) -> None:
     span, previous = months(f)
     now = returns_total(f, span)
     ui.ignored_filters(RETURNS, f)
-    _span_caption("months_covered", span, previous)
+    _span_caption("months_covered", span)
     if pd.isna(now["units_sold"]) or not now["units_sold"]:
         st.caption(i18n.COMMON("no_rows"))
         return
@@ -271,7 +255,7 @@ def _returns(f: data.Filters) -> None:
     else:
         ui.kpi(row[3], T("refunded_value"), now["refunded_value"], before["refunded_value"],
                lambda v: i18n.money(v, currency), lower_is_better=True)
-    money_format = _money_format(currency)
+    money_format = ui.money_format(currency)
     common = {"reason": st.column_config.TextColumn(T("reason")), "sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),
               "category": st.column_config.TextColumn(T("category")), "units_sold": _number("units_sold", "%d"),
@@ -328,7 +312,7 @@ def _support(f: data.Filters) -> None:
     span, previous = weeks(f)
     now = support(f, span).iloc[0]
     ui.ignored_filters(SUPPORT, f)
-    _span_caption("weeks_covered", span, previous)
+    _span_caption("weeks_covered", span)
     if pd.isna(now["tickets"]) or not now["tickets"]:
         st.caption(i18n.COMMON("no_rows"))
         return
@@ -415,8 +399,8 @@ def _loyalty(f: data.Filters) -> None:
         st.caption(i18n.COMMON("no_rows"))
         return
     last = pd.Timestamp(frame["month_start"].max()).date()
-    st.caption(T("loyalty_months", first=i18n.day(pd.Timestamp(frame["month_start"].min()).date()),
-                 last=i18n.day(last)))
+    first = pd.Timestamp(frame["month_start"].min()).date()
+    st.caption(T("loyalty_months", first=i18n.month(first), last=i18n.month(last)))
     now, before = _loyalty_totals(frame), _loyalty_totals(loyalty(f, previous))
     currency = _shop_currency()
     row = st.columns(3)
@@ -445,7 +429,7 @@ def _loyalty(f: data.Filters) -> None:
             y=alt.Y("points_liability:Q", title=T("points_liability")), color=alt.Color("tier:N", title=T("tier")),
             tooltip=[alt.Tooltip("yearmonth(month_start):T", title=T("month")), alt.Tooltip("tier:N", title=T("tier")),
                      alt.Tooltip("points_liability:Q", format=",.2f", title=T("points_liability"))]))
-    money_format = _money_format(currency)
+    money_format = ui.money_format(currency)
     ui.table(frame, "loyalty_by_month_and_tier", column_config={
         "month_start": st.column_config.DateColumn(T("month")), "tier": st.column_config.TextColumn(T("tier")),
         "members": _number("members", "%d"), "members_with_points": _number("members_with_points", "%d"),
@@ -459,10 +443,10 @@ def render() -> None:
     st.title(T("title"))
     with ui.friendly():
         f = filters.current()
-        _section(lambda: _delivery(f))
-        _section(lambda: _returns(f))
-        _section(lambda: _support(f))
-        _section(lambda: _loyalty(f))
+        ui.section(lambda: _delivery(f))
+        ui.section(lambda: _returns(f))
+        ui.section(lambda: _support(f))
+        ui.section(lambda: _loyalty(f))
 
 
 render()

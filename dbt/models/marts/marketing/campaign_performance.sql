@@ -26,6 +26,8 @@ member_outcomes as (
     left join orders as o
         on o.customer_id = m.customer_id
        and o.placed_on between c.starts_on and c.ends_on
+       -- a merchant's campaign is judged on that merchant's orders only
+       and (c.merchant_id is null or o.merchant_id = c.merchant_id)
     group by m.campaign_id, m.customer_id, m.grp
 ),
 groups as (
@@ -57,6 +59,7 @@ rates as (
         c.campaign_id,
         c.code,
         c.name,
+        c.merchant_id,
         c.channel,
         c.starts_on,
         c.ends_on,
@@ -93,6 +96,7 @@ select
     campaign_id,
     code as campaign_code,
     name as campaign_name,
+    merchant_id,
     channel,
     starts_on,
     ends_on,
