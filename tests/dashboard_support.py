@@ -5,13 +5,21 @@ lock; the first worker builds, the others wait and reuse), with one store user p
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pandas as pd
 import pytest
+from babel.numbers import format_currency
 from filelock import FileLock
 from streamlit.testing.v1 import AppTest
 
@@ -85,8 +93,6 @@ def dashboard_shop(factory: pytest.TempPathFactory) -> DashboardShop:
         done = root / "built"
         if not done.exists():
             if root.exists():
-                import shutil
-
                 shutil.rmtree(root)  # a build that died half-way
             root.mkdir()
             shop = _build(root)
@@ -112,6 +118,63 @@ def open_page(page: str, who: Principal, *, lang: str = "en", state: dict[str, A
     at.switch_page(f"views/{page}.py")
     at.run()
     return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    """The page's metrics, value by label."""
+    return {m.label: m.value for m in at.metric}
+
+
+def usd(value: Any) -> str:
+    """An amount as the English pages show dollars (rounded to cents)."""
+    return format_currency(Decimal(str(round(float(value), 2))), "USD", locale="en_US")
+
+
+def table_with(at: AppTest, *columns: str, nth: int = 0) -> pd.DataFrame:
+    """The ``nth`` (first by default) table on the page that has all of ``columns``."""
+    tables = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
+    assert len(tables) > nth, (f"wanted table #{nth} of those with columns {list(columns)}, found {len(tables)}; "
+                               f"the page's tables have {[list(d.value.columns) for d in at.dataframe]}")
+    return tables[nth]
+
+
+@contextmanager
+def snapshot_connection(shop: DashboardShop) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The shop's published snapshot, attached read-only as the dashboards do (its views name 'warehouse')."""
+    snapshot = str(shop.data_dir / "snapshots" / "current.duckdb").replace("'", "''")
+    with duckdb.connect(":memory:") as con:
+        con.execute(f"ATTACH '{snapshot}' AS warehouse (READ_ONLY)")
+        con.execute("USE warehouse")
+        yield con
+
+
+def query(shop: DashboardShop, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` on the shop's published snapshot."""
+    with snapshot_connection(shop) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def query_frame(shop: DashboardShop, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """The result of ``sql`` on the shop's published snapshot, as a data frame."""
+    with snapshot_connection(shop) as con:
+        return con.execute(sql, params or []).df()
+
+
+def published_without(shop: DashboardShop, root: Path, monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
+    """Publish a copy of the shop's snapshot without ``tables`` under ``root`` and point the dashboards at it."""
+    snapshots = root / "snapshots"
+    snapshots.mkdir()
+    shutil.copy((shop.data_dir / "snapshots" / "current.duckdb").resolve(), snapshots / "trimmed.duckdb")
+    with duckdb.connect(str(snapshots / "trimmed.duckdb")) as con:
+        for table in tables:
+            con.execute(f"DROP TABLE {table} CASCADE")
+    (snapshots / "current.duckdb").symlink_to("trimmed.duckdb")
+    monkeypatch.setenv("ECOM_DATA_DIR", str(root))
+
+
+def mentions(text: str, words: list[str]) -> list[str]:
+    """The words that stand whole in ``text``: "Eco Serum 3" is not found in "Eco Serum 33" (nor next to a hyphen)."""
+    return [w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
 
 
 def page_text(at: AppTest) -> str:

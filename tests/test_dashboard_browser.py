@@ -9,7 +9,7 @@ import pytest
 from tests.browser_support import artifacts_dir, chromium, open_page, sign_in, streamlit_server, wait_for_run
 from tests.dashboard_support import PASSWORD, DashboardShop
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 # pages without a chart until the user asks for something (a customer to look up)
 NO_CHART = {"customer_360"}

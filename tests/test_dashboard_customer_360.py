@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
@@ -16,9 +15,9 @@ from ops_store.models import AuditEntry
 from ops_store.security.access import Principal, acting_as
 from ops_store.security.masking import mask_email, mask_name
 from ops_store.services.customers import show_customer
-from tests.dashboard_support import DashboardShop, open_page, page_text, principal
+from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query_frame, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 ADMIN = Principal("user:test-admin", "admin")
 
@@ -73,13 +72,6 @@ def _reveals(store: Store, actor: str, customer_id: int) -> int:
             AuditEntry.target_id == str(customer_id)))  # type: ignore[return-value]
 
 
-def _table(at: AppTest, column: str) -> Any:
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
-    raise AssertionError(f"no table with column {column!r}")
-
-
 def test_analyst_finds_by_email_and_phone_and_sees_masked_data_only(dashboard_env: DashboardShop) -> None:
     store = dashboard_env.store()
     customer_id = _both_merchants_customer(store)
@@ -98,22 +90,21 @@ def test_analyst_finds_by_email_and_phone_and_sees_masked_data_only(dashboard_en
 
     orders = [r[0] for r in _rows(store, "SELECT id FROM orders WHERE customer_id = ? ORDER BY id DESC LIMIT 50",
                                   customer_id)]
-    assert _table(at, "placed_at")["order_id"].tolist() == orders
+    assert table_with(at, "placed_at")["order_id"].tolist() == orders
     shipments = _rows(store, "SELECT tracking_number FROM shipments WHERE order_id IN "
                              f"({', '.join('?' * min(5, len(orders)))})", *orders[:5])
-    assert sorted(_table(at, "tracking_number")["tracking_number"]) == sorted(s[0] for s in shipments)
+    assert sorted(table_with(at, "tracking_number")["tracking_number"]) == sorted(s[0] for s in shipments)
     tickets = _rows(store, "SELECT id FROM tickets WHERE customer_id = ?", customer_id)
-    assert sorted(_table(at, "ticket_id")["ticket_id"]) == sorted(t[0] for t in tickets)
+    assert sorted(table_with(at, "ticket_id")["ticket_id"]) == sorted(t[0] for t in tickets)
     (reviews,), = _rows(store, "SELECT count(*) FROM reviews WHERE customer_id = ?", customer_id)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Reviews"] == str(reviews)
+    figures = metrics(at)
+    assert figures["Reviews"] == str(reviews)
     (balance,), = _rows(store, "SELECT coalesce(max(balance), 0) FROM loyalty_accounts WHERE customer_id = ?",
                         customer_id)
-    assert metrics["Points balance"] == f"{balance:,}"
-    with duckdb.connect(str(dashboard_env.data_dir / "snapshots" / "current.duckdb"), read_only=True) as con:
-        recommended = [r[0] for r in con.execute("SELECT sku FROM marts.customer_recommendations WHERE customer_id = ? "
-                                                 "ORDER BY rank LIMIT 10", [customer_id]).fetchall()]
-    assert _table(at, "is_repeat_product")["sku"].tolist() == recommended
+    assert figures["Points balance"] == f"{balance:,}"
+    recommended = query_frame(dashboard_env, "SELECT sku FROM marts.customer_recommendations WHERE customer_id = ? "
+                                             "ORDER BY rank LIMIT 10", [customer_id])["sku"].tolist()
+    assert table_with(at, "is_repeat_product")["sku"].tolist() == recommended
 
     again = _find(open_page("customer_360", principal("analyst")), "phone", person["phone"])
     assert person["customer_ref"] in _profile_text(again)
@@ -167,19 +158,19 @@ def test_merchant_opens_only_its_own_buyers(dashboard_env: DashboardShop) -> Non
     _find(at, "id", str(shared))
     assert not at.warning
     assert "c360_reveal" not in [b.key for b in at.button]  # merchants may not see personal data
-    orders = _table(at, "placed_at")
+    orders = table_with(at, "placed_at")
     own = [r[0] for r in _rows(store, "SELECT id FROM orders WHERE customer_id = ? AND merchant_id = 1 "
                                       "ORDER BY id DESC LIMIT 50", shared)]
     assert orders["order_id"].tolist() == own and set(orders["merchant"]) == {"sim-shop-01"}
-    assert set(_table(at, "ticket_id")["merchant"]) == {"sim-shop-01"}
-    assert set(_table(at, "verified_purchase")["merchant"]) == {"sim-shop-01"}
+    assert set(table_with(at, "ticket_id")["merchant"]) == {"sim-shop-01"}
+    assert set(table_with(at, "verified_purchase")["merchant"]) == {"sim-shop-01"}
     (reviews, all_reviews, tickets, all_tickets), = _rows(
         store, "SELECT (SELECT count(*) FROM reviews r JOIN products p ON p.id = r.product_id "
                "WHERE r.customer_id = ? AND p.merchant_id = 1), (SELECT count(*) FROM reviews WHERE customer_id = ?), "
                "(SELECT count(*) FROM tickets WHERE customer_id = ? AND merchant_id = 1), "
                "(SELECT count(*) FROM tickets WHERE customer_id = ?)", shared, shared, shared, shared)
-    assert {m.label: m.value for m in at.metric}["Reviews"] == str(reviews)
-    assert len(_table(at, "ticket_id")) == tickets
+    assert metrics(at)["Reviews"] == str(reviews)
+    assert len(table_with(at, "ticket_id")) == tickets
     assert (reviews, tickets) != (all_reviews, all_tickets)
     text = page_text(at)
     others = _rows(store, "SELECT p.sku, p.name FROM products p WHERE p.merchant_id <> 1")

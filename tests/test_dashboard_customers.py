@@ -5,40 +5,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
-import duckdb
-import pandas as pd
 import pytest
 from babel.dates import format_skeleton
 from babel.numbers import format_currency
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard_support import DashboardShop, open_page, page_text, principal
+from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _sql(env: DashboardShop, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(env.data_dir / "snapshots" / "current.duckdb"), read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
-def _table(at: AppTest, column: str) -> pd.DataFrame:
-    """The first table on the page with ``column``."""
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
-    raise AssertionError(f"no table with column {column!r}")
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 
 def _segments(at: AppTest) -> dict[str, int]:
-    rfm = _table(at, "avg_frequency")
+    rfm = table_with(at, "avg_frequency")
     return dict(zip(rfm["label"], rfm["customers"].astype(int), strict=True))
-
-
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
 
 
 def _numbers(at: AppTest) -> list[float]:
@@ -66,32 +46,32 @@ def test_customers_page_renders_for_each_role(dashboard_env: DashboardShop, role
 def test_figures_equal_the_portal_marts(dashboard_env: DashboardShop) -> None:
     at = open_page("customers", principal("analyst"))
     f = at.session_state["filters"]
-    expected = _sql(dashboard_env, "SELECT rfm_segment, count(*), sum(monetary) FROM marts.customer_rfm GROUP BY 1")
+    expected = query(dashboard_env, "SELECT rfm_segment, count(*), sum(monetary) FROM marts.customer_rfm GROUP BY 1")
     assert _segments(at) == {s: n for s, n, _ in expected}
-    rfm = _table(at, "avg_frequency").set_index("label")
+    rfm = table_with(at, "avg_frequency").set_index("label")
     for segment, customers, revenue in expected:
         assert rfm.loc[segment, "revenue"] == pytest.approx(float(revenue))
         assert rfm.loc[segment, "share"] == pytest.approx(customers / sum(n for _, n, _ in expected))
 
-    (new_now,), = _sql(dashboard_env, "SELECT count(*) FROM marts.customer_rfm WHERE first_order_on BETWEEN ? AND ?",
-                       [f.start, f.end])
-    assert _metrics(at)["New customers (first order in period)"] == f"{new_now:,}"
+    (new_now,), = query(dashboard_env, "SELECT count(*) FROM marts.customer_rfm WHERE first_order_on BETWEEN ? AND ?",
+                        [f.start, f.end])
+    assert metrics(at)["New customers (first order in period)"] == f"{new_now:,}"
 
-    (customers, median), = _sql(dashboard_env, "SELECT count(*), median(lifetime_value::DOUBLE) "
-                                               "FROM marts.customer_value")
-    assert _metrics(at)["Customers"] == f"{customers:,}"
-    assert _metrics(at)["Median lifetime value"] == format_currency(Decimal(str(median)), "USD", locale="en_US")
+    (customers, median), = query(dashboard_env, "SELECT count(*), median(lifetime_value::DOUBLE) "
+                                                "FROM marts.customer_value")
+    assert metrics(at)["Customers"] == f"{customers:,}"
+    assert metrics(at)["Median lifetime value"] == format_currency(Decimal(str(median)), "USD", locale="en_US")
 
-    cohorts = _table(at, "retention_rate")
-    mart = {(format_skeleton("yMMM", c, locale="en_US"), k): r for c, k, r in _sql(
+    cohorts = table_with(at, "retention_rate")
+    mart = {(format_skeleton("yMMM", c, locale="en_US"), k): r for c, k, r in query(
         dashboard_env, "SELECT cohort_month, months_since, retention_rate FROM marts.customer_cohorts")}
     assert len(cohorts) == len(mart)  # the fixture's history is shorter than the 12 months shown
     for row in cohorts.itertuples():
         assert row.retention_rate == pytest.approx(mart[(row.cohort, row.months_since)])
 
-    churn = _table(at, "churn_probability")
-    top = [r[0] for r in _sql(dashboard_env, "SELECT customer_id FROM marts.customer_churn_risk "
-                                             "ORDER BY churn_probability DESC, customer_id LIMIT 100")]
+    churn = table_with(at, "churn_probability")
+    top = [r[0] for r in query(dashboard_env, "SELECT customer_id FROM marts.customer_churn_risk "
+                                              "ORDER BY churn_probability DESC, customer_id LIMIT 100")]
     assert churn["customer_id"].tolist() == top
     assert "name" not in churn.columns and "email" not in churn.columns
 
@@ -99,24 +79,24 @@ def test_figures_equal_the_portal_marts(dashboard_env: DashboardShop) -> None:
 def test_region_merchant_and_date_filters_change_what_is_shown(dashboard_env: DashboardShop) -> None:
     at = open_page("customers", principal("analyst"))
     everyone = _segments(at)
-    before = _metrics(at)["New customers (first order in period)"]
+    before = metrics(at)["New customers (first order in period)"]
 
     at.sidebar.multiselect(key="filter_regions").set_value(["Midwest", "South"]).run()
     assert not at.exception
-    in_regions = _sql(dashboard_env, "SELECT r.rfm_segment, count(*) FROM marts.customer_rfm r "
-                                     "JOIN marts.dim_customers c USING (customer_id) "
-                                     "WHERE c.region IN ('Midwest', 'South') GROUP BY 1")
+    in_regions = query(dashboard_env, "SELECT r.rfm_segment, count(*) FROM marts.customer_rfm r "
+                                      "JOIN marts.dim_customers c USING (customer_id) "
+                                      "WHERE c.region IN ('Midwest', 'South') GROUP BY 1")
     assert _segments(at) == dict(in_regions)
     assert sum(_segments(at).values()) < sum(everyone.values())
     at.sidebar.multiselect(key="filter_regions").set_value([]).run()
 
     at.sidebar.multiselect(key="filter_merchants").set_value([2]).run()
     assert not at.exception
-    merchant_two = _sql(dashboard_env, "SELECT rfm_segment, count(*) FROM marts.merchant_customer_rfm "
-                                       "WHERE merchant_id = 2 GROUP BY 1")
+    merchant_two = query(dashboard_env, "SELECT rfm_segment, count(*) FROM marts.merchant_customer_rfm "
+                                        "WHERE merchant_id = 2 GROUP BY 1")
     assert _segments(at) == dict(merchant_two) != everyone
     assert any("Per merchant" in c.value for c in at.caption)
-    clusters = _table(at, "segment_name")
+    clusters = table_with(at, "segment_name")
     assert "description" not in clusters.columns  # the clusters' words are the whole portal's
     at.sidebar.multiselect(key="filter_merchants").set_value([]).run()
 
@@ -124,55 +104,55 @@ def test_region_merchant_and_date_filters_change_what_is_shown(dashboard_env: Da
     start, end = f.start - timedelta(days=60), f.end - timedelta(days=60)
     at.sidebar.date_input(key="filter_dates").set_value((start, end)).run()
     assert not at.exception
-    (new_then,), = _sql(dashboard_env, "SELECT count(*) FROM marts.customer_rfm WHERE first_order_on BETWEEN ? AND ?",
-                        [start, end])
-    assert _metrics(at)["New customers (first order in period)"] == f"{new_then:,}" != before
+    (new_then,), = query(dashboard_env, "SELECT count(*) FROM marts.customer_rfm WHERE first_order_on BETWEEN ? AND ?",
+                         [start, end])
+    assert metrics(at)["New customers (first order in period)"] == f"{new_then:,}" != before
     assert _segments(at) == everyone  # RFM is as of the warehouse's day, not of the date range
 
 
 def test_merchant_sees_its_own_grain_and_nothing_of_the_other_merchant(dashboard_env: DashboardShop) -> None:
     at = open_page("customers", principal("merchant", 1))
     assert not at.exception, at.exception
-    own = _sql(dashboard_env, "SELECT rfm_segment, count(*) FROM marts.merchant_customer_rfm WHERE merchant_id = 1 "
-                              "GROUP BY 1")
+    own = query(dashboard_env, "SELECT rfm_segment, count(*) FROM marts.merchant_customer_rfm WHERE merchant_id = 1 "
+                               "GROUP BY 1")
     assert _segments(at) == dict(own)
 
-    (customers, median), = _sql(dashboard_env, "SELECT count(*), median(lifetime_value::DOUBLE) FROM "
-                                               "marts.merchant_customer_value WHERE merchant_id = 1")
-    assert _metrics(at)["Customers"] == f"{customers:,}"
-    assert _metrics(at)["Median lifetime value"] == format_currency(Decimal(str(median)), "USD", locale="en_US")
+    (customers, median), = query(dashboard_env, "SELECT count(*), median(lifetime_value::DOUBLE) FROM "
+                                                "marts.merchant_customer_value WHERE merchant_id = 1")
+    assert metrics(at)["Customers"] == f"{customers:,}"
+    assert metrics(at)["Median lifetime value"] == format_currency(Decimal(str(median)), "USD", locale="en_US")
 
     # model marts: only merchant 1's buyers, without the portal's money or words
-    buyers = {r[0] for r in _sql(dashboard_env, "SELECT customer_id FROM marts.merchant_customer_rfm "
-                                                "WHERE merchant_id = 1")}
-    churn = _table(at, "churn_probability")
+    buyers = {r[0] for r in query(dashboard_env, "SELECT customer_id FROM marts.merchant_customer_rfm "
+                                                 "WHERE merchant_id = 1")}
+    churn = table_with(at, "churn_probability")
     assert set(churn["customer_id"]) <= buyers
-    top = [r[0] for r in _sql(dashboard_env, "SELECT customer_id FROM marts.customer_churn_risk WHERE customer_id IN "
-                                             "(SELECT customer_id FROM marts.merchant_customer_rfm "
-                                             "WHERE merchant_id = 1) ORDER BY churn_probability DESC, customer_id "
-                                             "LIMIT 100")]
+    top = [r[0] for r in query(dashboard_env, "SELECT customer_id FROM marts.customer_churn_risk WHERE customer_id IN "
+                                              "(SELECT customer_id FROM marts.merchant_customer_rfm "
+                                              "WHERE merchant_id = 1) ORDER BY churn_probability DESC, customer_id "
+                                              "LIMIT 100")]
     assert churn["customer_id"].tolist() == top
-    own_recency = dict(_sql(dashboard_env, "SELECT customer_id, recency_days FROM marts.merchant_customer_rfm "
-                                           "WHERE merchant_id = 1"))
+    own_recency = dict(query(dashboard_env, "SELECT customer_id, recency_days FROM marts.merchant_customer_rfm "
+                                            "WHERE merchant_id = 1"))
     assert all(row.recency_days == own_recency[row.customer_id] for row in churn.itertuples())
-    clusters = _table(at, "segment_name")
+    clusters = table_with(at, "segment_name")
     assert set(clusters.columns) == {"segment_name", "customers", "share"}
     assert clusters["customers"].sum() == len(buyers)
 
     text = page_text(at)
-    products = _sql(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id <> 1")
+    products = query(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id <> 1")
     assert not [p for sku, name in products for p in (sku, name) if p in text]
-    codes = [r[0] for r in _sql(dashboard_env, "SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1")]
+    codes = [r[0] for r in query(dashboard_env, "SELECT merchant_code FROM marts.dim_merchants WHERE merchant_id <> 1")]
     assert not [c for c in codes if c in text]
     # no money of merchant 2 or of the whole portal: neither its per-segment revenue nor the clusters' figures
-    others = [float(r[0]) for r in _sql(
+    others = [float(r[0]) for r in query(
         dashboard_env,
         "SELECT sum(monetary) FROM marts.merchant_customer_rfm WHERE merchant_id = 2 GROUP BY rfm_segment "
         "UNION ALL SELECT sum(monetary) FROM marts.customer_rfm GROUP BY rfm_segment "
         "UNION ALL SELECT median_monetary FROM marts.customer_segment_profiles "
         "UNION ALL SELECT total_monetary FROM marts.customer_segment_profiles")]
-    mine = {round(float(r[0]), 2) for r in _sql(dashboard_env, "SELECT sum(monetary) FROM marts.merchant_customer_rfm "
-                                                                "WHERE merchant_id = 1 GROUP BY rfm_segment")}
+    mine = {round(float(r[0]), 2) for r in query(dashboard_env, "SELECT sum(monetary) FROM marts.merchant_customer_rfm "
+                                                                 "WHERE merchant_id = 1 GROUP BY rfm_segment")}
     shown = {round(v, 2) for v in _numbers(at)}
     others = [round(v, 2) for v in others if abs(v) >= 10]  # not 0 and the like, which any table may hold
     assert others and not [v for v in others if v in shown and v not in mine]
@@ -185,6 +165,6 @@ def test_customers_page_speaks_chinese(dashboard_env: DashboardShop) -> None:
     assert [t.value for t in at.title] == ["客户"]
     assert {"RFM 分群", "同期群留存", "客户生命周期价值", "流失风险"} <= {h.value for h in at.subheader}
     assert "冠军客户" in _segments(at)
-    metrics = _metrics(at)
-    assert "客户数" in metrics and "$" in metrics["生命周期价值中位数"]
+    figures = metrics(at)
+    assert "客户数" in figures and "$" in figures["生命周期价值中位数"]
     assert any("截至" in c.value for c in at.caption)

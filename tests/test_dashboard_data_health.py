@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.dashboard_support import DashboardShop, open_page, page_text, principal
+from tests.dashboard_support import DashboardShop, open_page, page_text, principal, query, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 
 def test_the_pipeline_recorded_its_runs_and_dbt_results(dashboard_env: DashboardShop) -> None:
@@ -18,11 +17,10 @@ def test_the_pipeline_recorded_its_runs_and_dbt_results(dashboard_env: Dashboard
     runs = [json.loads(line) for line in (snapshots / "runs.jsonl").read_text().splitlines()]
     assert {r["job"] for r in runs} >= {"ingest"}
     assert all(r["status"] == "SUCCESS" and r["failures"] == [] for r in runs)
-    with duckdb.connect(str(snapshots / "current.duckdb"), read_only=True) as con:
-        marts = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'")
-                 .fetchall()}
-        built = {r[0] for r in con.execute("SELECT name FROM meta.dbt_results WHERE resource_type = 'model' "
-                                           "AND status = 'success'").fetchall()}
+    marts = {r[0] for r in query(dashboard_env, "SELECT table_name FROM duckdb_tables() "
+                                                "WHERE database_name = 'warehouse' AND schema_name = 'marts'")}
+    built = {r[0] for r in query(dashboard_env, "SELECT name FROM meta.dbt_results WHERE resource_type = 'model' "
+                                                "AND status = 'success'")}
     assert marts <= built  # every mart in the snapshot has a build time
 
 
@@ -30,7 +28,7 @@ def test_data_health_shows_a_healthy_pipeline(dashboard_env: DashboardShop) -> N
     at = open_page("data_health", principal("engineer"))
     assert not at.exception
     assert any("succeeded" in s.value for s in at.success)
-    freshness = next(d.value for d in at.dataframe if "Mart" in d.value.columns)
+    freshness = table_with(at, "Mart")
     assert "fct_orders" in set(freshness["Mart"]) and set(freshness["Status"]) == {"fresh"}
     assert "Rows" in freshness.columns
     assert at.get("vega_lite_chart")
@@ -51,7 +49,7 @@ def test_a_failed_run_and_its_failed_check_are_shown(dashboard_env: DashboardSho
     at = open_page("data_health", principal("admin"))
     assert not at.exception
     assert "FAILURE" in at.error[0].value and "raw/orders:matches_store" in at.error[0].value
-    checks = next(d.value for d in at.dataframe if "Check" in d.value.columns)
+    checks = table_with(at, "Check")
     assert "raw/orders:matches_store" in set(checks["Check"])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,13 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import app_test
 
 from dashboards.i18n import COMMON
-from tests.dashboard_support import DashboardShop, open_page, page_text, principal
+from tests.dashboard_support import DashboardShop, mentions, metrics, open_page, page_text, principal, query_frame
 
 # the first dashboard test of a run waits for the shared shop's build (simulation, pipeline, models)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 PURCHASE_LIST = ["sku", "product_name", "warehouse", "suggested_qty", "order_multiple", "avg_unit_cost",
                  "suggested_value", "currency", "projected_stock_out_on"]
-
-
-def _query(shop: DashboardShop, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """SQL on the published snapshot (attached under the catalog name its views refer to)."""
-    snapshot = shop.data_dir / "snapshots" / "current.duckdb"
-    with duckdb.connect(":memory:") as con:
-        con.execute(f"ATTACH '{snapshot}' AS warehouse (READ_ONLY)")
-        con.execute("USE warehouse")
-        return con.execute(sql, params or []).df()
 
 
 def _chart_data(at: Any) -> dict[str, pd.DataFrame]:
@@ -43,10 +33,6 @@ def _chart_data(at: Any) -> dict[str, pd.DataFrame]:
     assert json.loads(chart.spec)["layer"], "a layered chart"
     return {str(series): frame[frame["series"] == series] for frame in frames
             for series in frame["series"].unique()}
-
-
-def _mentions(text: str, word: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text) is not None
 
 
 @pytest.fixture
@@ -75,7 +61,7 @@ def _download(at: Any, label: str, stored: dict[str, bytes]) -> bytes:
 
 def _expected_purchase_list(shop: DashboardShop, merchant: int | None = None) -> pd.DataFrame:
     where = "AND r.merchant_id = ?" if merchant is not None else ""
-    return _query(shop, (
+    return query_frame(shop, (
         "SELECT r.sku, r.product_name, coalesce(w.code, '#' || r.warehouse_id) AS warehouse, r.suggested_qty, "
         "r.order_multiple, r.avg_unit_cost::DOUBLE AS avg_unit_cost, r.suggested_value::DOUBLE AS suggested_value, "
         "r.currency, r.projected_stock_out_on FROM marts.reorder_suggestions r "
@@ -109,7 +95,7 @@ def _best_seller(shop: DashboardShop, merchant: int | None = None, category: str
         clauses.append("p.category = ?")
         params.append(category)
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    return int(_query(shop, (
+    return int(query_frame(shop, (
         "WITH recent AS (SELECT product_id, sum(units) AS units FROM marts.demand_daily "
         "WHERE day > (SELECT max(day) FROM marts.demand_daily) - INTERVAL 28 DAY GROUP BY 1) "
         f"SELECT p.product_id FROM marts.dim_products p LEFT JOIN recent r USING (product_id) {where} "
@@ -139,11 +125,11 @@ def test_the_chart_shows_the_chosen_products_history_and_forecast(dashboard_env:
 
     def check(product: int) -> dict[str, pd.DataFrame]:
         shown = _chart_data(at)
-        history = _query(dashboard_env, (
+        history = query_frame(dashboard_env, (
             "SELECT day, units, is_censored FROM marts.demand_daily WHERE product_id = ? "
             "AND day > (SELECT max(day) FROM marts.demand_daily) - INTERVAL 90 DAY ORDER BY day"), [product])
-        forecast = _query(dashboard_env, "SELECT forecast_on, p10, p50, p90 FROM marts.demand_forecast "
-                                         "WHERE product_id = ? ORDER BY forecast_on", [product])
+        forecast = query_frame(dashboard_env, "SELECT forecast_on, p10, p50, p90 FROM marts.demand_forecast "
+                                              "WHERE product_id = ? ORDER BY forecast_on", [product])
         assert shown["Units ordered"]["units"].tolist() == history["units"].tolist()
         assert pd.to_datetime(shown["Units ordered"]["day"]).tolist() == pd.to_datetime(history["day"]).tolist()
         assert shown["Forecast (P50)"]["units"].round(6).tolist() == forecast["p50"].round(6).tolist()
@@ -154,7 +140,7 @@ def test_the_chart_shows_the_chosen_products_history_and_forecast(dashboard_env:
         return shown
 
     first = check(int(picker.value))
-    other = _query(dashboard_env, (
+    other = query_frame(dashboard_env, (
         "SELECT product_id FROM marts.demand_daily WHERE is_censored AND product_id <> ? "
         "AND day > (SELECT max(day) FROM marts.demand_daily) - INTERVAL 90 DAY "
         "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"), [int(picker.value)])
@@ -167,14 +153,14 @@ def test_the_chart_shows_the_chosen_products_history_and_forecast(dashboard_env:
 
     # a category filter narrows the products offered; a choice outside it falls back to its best seller
     chosen = int(other.iloc[0, 0])
-    category = _query(dashboard_env, "SELECT min(category) FROM marts.dim_products WHERE category <> "
-                                     "(SELECT category FROM marts.dim_products WHERE product_id = ?)",
-                      [chosen]).iloc[0, 0]
+    category = query_frame(dashboard_env, "SELECT min(category) FROM marts.dim_products WHERE category <> "
+                                          "(SELECT category FROM marts.dim_products WHERE product_id = ?)",
+                           [chosen]).iloc[0, 0]
     at.sidebar.multiselect(key="filter_categories").set_value([category]).run()
     assert not at.exception
     picker = at.selectbox(key="forecast_product")
-    in_category = _query(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE category = ?",
-                         [category])
+    in_category = query_frame(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE category = ?",
+                              [category])
     assert set(picker.options) == {f"{s} · {n}" for s, n in in_category.itertuples(index=False)}
     assert picker.value == _best_seller(dashboard_env, category=category) != chosen
     check(int(picker.value))
@@ -182,8 +168,8 @@ def test_the_chart_shows_the_chosen_products_history_and_forecast(dashboard_env:
 
 def test_accuracy_matches_the_backtest(dashboard_env: DashboardShop) -> None:
     at = open_page("forecast", principal("admin"))
-    expected = _query(dashboard_env, "SELECT model, wape, mase, bias, coverage, is_candidate, beats_every_baseline "
-                                     "FROM marts.forecast_accuracy WHERE scope = 'overall'")
+    expected = query_frame(dashboard_env, "SELECT model, wape, mase, bias, coverage, is_candidate, "
+                                          "beats_every_baseline FROM marts.forecast_accuracy WHERE scope = 'overall'")
     table = at.dataframe[0].value
     assert sorted(table["wape"].round(6)) == sorted(expected["wape"].round(6))
     assert sorted(table["mase"].round(6)) == sorted(expected["mase"].round(6))
@@ -192,8 +178,8 @@ def test_accuracy_matches_the_backtest(dashboard_env: DashboardShop) -> None:
     assert shown["beats"] == ("yes" if candidate["beats_every_baseline"] else "no")
     verdict = (at.success if candidate["beats_every_baseline"] else at.warning)[0].value
     assert "WAPE" in verdict
-    origins = _query(dashboard_env, "SELECT count(DISTINCT origin_on) FROM marts.forecast_accuracy "
-                                    "WHERE scope = 'origin'").iloc[0, 0]
+    origins = query_frame(dashboard_env, "SELECT count(DISTINCT origin_on) FROM marts.forecast_accuracy "
+                                         "WHERE scope = 'origin'").iloc[0, 0]
     assert len(at.get("vega_lite_chart")) == 2 + (1 if origins > 1 else 0)  # demand, WAPE bars, per origin
 
 
@@ -204,9 +190,9 @@ def test_purchase_list_is_the_reorder_suggestions_in_scope(dashboard_env: Dashbo
     assert len(expected), "the fixture has something to reorder"
     _same_rows(_download(at, "Download purchase list", downloads), expected)
     to_order = expected[expected["suggested_qty"] > 0]
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Lines to order"] == f"{len(to_order):,}"
-    assert metrics["Units to order"] == f"{int(to_order['suggested_qty'].sum()):,}"
+    figures = metrics(at)
+    assert figures["Lines to order"] == f"{len(to_order):,}"
+    assert figures["Units to order"] == f"{int(to_order['suggested_qty'].sum()):,}"
 
     mine = open_page("forecast", principal("merchant", 1))
     own = _expected_purchase_list(dashboard_env, merchant=1)
@@ -217,11 +203,11 @@ def test_purchase_list_is_the_reorder_suggestions_in_scope(dashboard_env: Dashbo
 def test_merchant_sees_none_of_another_merchants_products(dashboard_env: DashboardShop) -> None:
     at = open_page("forecast", principal("merchant", 1))
     assert not at.exception
-    others = _query(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id <> 1")
+    others = query_frame(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id <> 1")
     text = page_text(at)
-    leaked = [w for w in [*others["sku"], *others["product_name"]] if _mentions(text, w)]
+    leaked = mentions(text, [*others["sku"], *others["product_name"]])
     assert not leaked
-    own = _query(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id = 1")
+    own = query_frame(dashboard_env, "SELECT sku, product_name FROM marts.dim_products WHERE merchant_id = 1")
     picker = at.selectbox(key="forecast_product")
     assert set(picker.options) == {f"{s} · {n}" for s, n in own.itertuples(index=False)}
     assert picker.value == _best_seller(dashboard_env, merchant=1)

@@ -3,42 +3,30 @@ checked against SQL on the published snapshot, under the filters and each role's
 
 from __future__ import annotations
 
-import re
-import shutil
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pytest
-from babel.numbers import format_currency
-from streamlit.testing.v1 import AppTest
 
 from ops_store.security.access import MATRIX
-from tests.dashboard_support import ROLES, DashboardShop, open_page, page_text, principal
+from tests.dashboard_support import (
+    ROLES,
+    DashboardShop,
+    mentions,
+    metrics,
+    open_page,
+    page_text,
+    principal,
+    published_without,
+    snapshot_connection,
+    table_with,
+    usd,
+)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-
-def _snapshot(shop: DashboardShop) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(shop.data_dir / "snapshots" / "current.duckdb"), read_only=True)
-
-
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
-def _frame(at: AppTest, *columns: str) -> pd.DataFrame:
-    """The first table on the page with all these columns."""
-    frames = [d.value for d in at.dataframe if set(columns) <= set(d.value.columns)]
-    assert frames, f"no table with {columns!r}"
-    return frames[0]
-
-
-def _usd(value: Any) -> str:
-    return format_currency(Decimal(str(round(float(value), 2))), "USD", locale="en_US")
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
 
 
 def _position(con: duckdb.DuckDBPyConnection, end: date, *, category: str | None = None,
@@ -61,7 +49,7 @@ def test_inventory_renders_for_every_role_that_may_see_it(dashboard_env: Dashboa
         assert not at.exception, (role, at.exception)
         assert not at.info, (role, [i.value for i in at.info])
         assert {"On hand", "Reserved", "Available", "Stock value", "Open alerts", "Turnover", "Days of inventory",
-                "Stock-out days", "Net variance value"} <= set(_metrics(at)), role
+                "Stock-out days", "Net variance value"} <= set(metrics(at)), role
         assert {"Stock position", "Open stock alerts", "Turnover and days of inventory", "ABC / XYZ matrix",
                 "Stock-out history", "Stock-count variances"} <= {s.value for s in at.subheader}, role
         marks = [c.proto.spec for c in at.get("vega_lite_chart")]
@@ -71,46 +59,46 @@ def test_inventory_renders_for_every_role_that_may_see_it(dashboard_env: Dashboa
 def test_stock_position_matches_the_snapshot_and_follows_the_filters(dashboard_env: DashboardShop) -> None:
     at = open_page("inventory", principal("analyst"))
     f = at.session_state["filters"]
-    with _snapshot(dashboard_env) as con:
+    with snapshot_connection(dashboard_env) as con:
         on_hand, reserved, available, value = _position(con, f.end)
         before = _position(con, f.start - timedelta(days=1))
         fashion = _position(con, f.end, category="fashion")
         earlier = _position(con, f.end - timedelta(days=30))
         rows = con.execute("SELECT count(DISTINCT (product_id, warehouse_id)) FROM marts.inventory_daily "
                            "WHERE day <= ?", [f.end]).fetchone()[0]
-    metrics = _metrics(at)
-    assert metrics["On hand"] == f"{on_hand:,}"
-    assert metrics["Reserved"] == f"{reserved:,}"
-    assert metrics["Available"] == f"{available:,}"
-    assert metrics["Stock value"] == _usd(value)
+    figures = metrics(at)
+    assert figures["On hand"] == f"{on_hand:,}"
+    assert figures["Reserved"] == f"{reserved:,}"
+    assert figures["Available"] == f"{available:,}"
+    assert figures["Stock value"] == usd(value)
     assert on_hand == reserved + available
     # the change is against the position at the end of the previous period
     delta = next(m for m in at.metric if m.label == "On hand").proto.delta
     assert delta == f"{(on_hand / before[0] - 1) * 100:,.1f}%"
-    table = _frame(at, "avg_unit_cost")
+    table = table_with(at, "avg_unit_cost")
     assert len(table) == min(rows, 100)
     assert table["stock_value"].is_monotonic_decreasing
 
     at.sidebar.multiselect(key="filter_categories").set_value(["fashion"]).run()
     assert not at.exception
-    assert _metrics(at)["On hand"] == f"{fashion[0]:,}"
+    assert metrics(at)["On hand"] == f"{fashion[0]:,}"
     assert fashion[0] < on_hand
-    assert set(_frame(at, "avg_unit_cost")["category"]) == {"fashion"}
+    assert set(table_with(at, "avg_unit_cost")["category"]) == {"fashion"}
     assert not any("Filters not applicable here" in c.value for c in at.caption)
     at.sidebar.multiselect(key="filter_channels").set_value(["web"]).run()  # inventory has no channel
     assert any("Filters not applicable here" in c.value for c in at.caption)
-    assert _metrics(at)["On hand"] == f"{fashion[0]:,}"
+    assert metrics(at)["On hand"] == f"{fashion[0]:,}"
 
     at.sidebar.multiselect(key="filter_categories").set_value([]).run()
     at.sidebar.date_input(key="filter_dates").set_value((f.end - timedelta(days=57), f.end - timedelta(days=30))).run()
-    assert _metrics(at)["On hand"] == f"{earlier[0]:,}"
+    assert metrics(at)["On hand"] == f"{earlier[0]:,}"
 
 
 def test_turnover_matrix_stock_outs_and_variances_match_the_snapshot(dashboard_env: DashboardShop) -> None:
     at = open_page("inventory", principal("admin"))
     f = at.session_state["filters"]
     first, last = f.start.replace(day=1), f.end.replace(day=1)
-    with _snapshot(dashboard_env) as con:
+    with snapshot_connection(dashboard_env) as con:
         months = con.execute(
             "SELECT month_start, any_value(days_in_period), sum(cogs)::DOUBLE, sum(average_inventory_value)::DOUBLE "
             "FROM marts.inventory_turnover WHERE level = 'merchant' AND month_start BETWEEN ? AND ? GROUP BY 1",
@@ -132,51 +120,46 @@ def test_turnover_matrix_stock_outs_and_variances_match_the_snapshot(dashboard_e
                                  [week_start, f.end]).fetchone()[0]
         alerts = con.execute("SELECT count(*), count(*) FILTER (WHERE is_below_safety_stock) "
                              "FROM marts.stock_alerts").fetchone()
-    metrics = _metrics(at)
+    figures = metrics(at)
 
     # turnover = COGS / average stock value (the day-weighted mean of the months), DIO = days / turnover
     days = sum(m[1] for m in months)
     cogs = sum(m[2] for m in months)
     average = sum(m[1] * m[3] for m in months) / days
-    assert metrics["Turnover"] == f"{cogs / average:,.2f}"
-    assert metrics["Days of inventory"] == f"{days / (cogs / average):,.1f}"
-    assert metrics["Average stock value"] == _usd(average)
-    assert metrics["Open alerts"] == f"{alerts[0]:,}" and metrics["Below safety stock"] == f"{alerts[1]:,}"
+    assert figures["Turnover"] == f"{cogs / average:,.2f}"
+    assert figures["Days of inventory"] == f"{days / (cogs / average):,.1f}"
+    assert figures["Average stock value"] == usd(average)
+    assert figures["Open alerts"] == f"{alerts[0]:,}" and figures["Below safety stock"] == f"{alerts[1]:,}"
 
     # ABC x XYZ: every cell of the 3 x 3 grid, counts as in the mart
-    grid = _frame(at, "xyz_class", "products")
+    grid = table_with(at, "xyz_class", "products")
     assert len(grid) == 9 and grid["products"].sum() == products
     counts = {(a, x): n for a, x, n in matrix}
     for row in grid.itertuples():
         assert row.products == counts.get((row.abc_class, row.xyz_class), 0)
 
-    assert metrics["Stock-out days"] == f"{stock_outs:,}"
-    assert _frame(at, "period", "stock_out_days")["stock_out_days"].sum() == stock_outs
-    assert metrics["Lines counted"] == f"{lines:,}"
-    assert metrics["Net variance value"] == _usd(net_value)
-    assert metrics["Absolute variance value"] == _usd(abs_value)
+    assert figures["Stock-out days"] == f"{stock_outs:,}"
+    assert table_with(at, "period", "stock_out_days")["stock_out_days"].sum() == stock_outs
+    assert figures["Lines counted"] == f"{lines:,}"
+    assert figures["Net variance value"] == usd(net_value)
+    assert figures["Absolute variance value"] == usd(abs_value)
 
     at.sidebar.date_input(key="filter_dates").set_value((week_start, f.end)).run()
     assert not at.exception
-    assert _metrics(at)["Stock-out days"] == f"{week_stock_outs:,}"
-    assert _metrics(at)["Lines counted"] == f"{week_lines:,}"
+    assert metrics(at)["Stock-out days"] == f"{week_stock_outs:,}"
+    assert metrics(at)["Lines counted"] == f"{week_lines:,}"
     assert (week_stock_outs, week_lines) != (stock_outs, lines)
     at.radio(key="inventory_stockout_grain").set_value("week").run()
-    weekly = _frame(at, "period", "stock_out_days")
+    weekly = table_with(at, "period", "stock_out_days")
     assert weekly["stock_out_days"].sum() == week_stock_outs
     assert pd.to_datetime(weekly["period"]).dt.day_of_week.eq(0).all()
-
-
-def _mentions(text: str, words: list[str]) -> list[str]:
-    """Words found as whole words ("Eco Serum 3" must not match inside "Eco Serum 33")."""
-    return [w for w in words if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text)]
 
 
 def test_merchant_sees_only_its_own_stock(dashboard_env: DashboardShop) -> None:
     at = open_page("inventory", principal("merchant", 1))
     assert not at.exception
     f = at.session_state["filters"]
-    with _snapshot(dashboard_env) as con:
+    with snapshot_connection(dashboard_env) as con:
         own = _position(con, f.end, merchant=1)
         everyone = _position(con, f.end)
         rows = con.execute("SELECT sku, product_name FROM marts.dim_products WHERE merchant_id <> 1 UNION ALL "
@@ -185,41 +168,29 @@ def test_merchant_sees_only_its_own_stock(dashboard_env: DashboardShop) -> None:
         own_alerts = con.execute("SELECT count(*) FROM marts.stock_alerts WHERE merchant_id = 1").fetchone()[0]
         own_matrix = con.execute("SELECT count(DISTINCT product_id) FROM marts.inventory_turnover "
                                  "WHERE level = 'product' AND merchant_id = 1").fetchone()[0]
-    metrics = _metrics(at)
-    assert metrics["On hand"] == f"{own[0]:,}" and own[0] < everyone[0]
-    assert metrics["Stock value"] == _usd(own[3])
-    assert metrics["Open alerts"] == f"{own_alerts:,}"
-    assert _frame(at, "xyz_class", "products")["products"].sum() == own_matrix
-    assert _mentions(page_text(at), others) == []
-    assert _mentions(page_text(open_page("inventory", principal("admin"))), others), "the check can see products"
+    figures = metrics(at)
+    assert figures["On hand"] == f"{own[0]:,}" and own[0] < everyone[0]
+    assert figures["Stock value"] == usd(own[3])
+    assert figures["Open alerts"] == f"{own_alerts:,}"
+    assert table_with(at, "xyz_class", "products")["products"].sum() == own_matrix
+    assert mentions(page_text(at), others) == []
+    assert mentions(page_text(open_page("inventory", principal("admin"))), others), "the check can see products"
 
 
 def test_inventory_speaks_chinese(dashboard_env: DashboardShop) -> None:
     at = open_page("inventory", principal("analyst"), lang="zh")
     assert not at.exception
-    assert {"在手库存", "可用", "库存价值", "周转率", "库存天数", "缺货天数"} <= set(_metrics(at))
+    assert {"在手库存", "可用", "库存价值", "周转率", "库存天数", "缺货天数"} <= set(metrics(at))
     assert {"库存状况", "ABC / XYZ 矩阵", "缺货历史", "盘点差异"} <= {s.value for s in at.subheader}
     assert any(m.value.startswith("US$") for m in at.metric)
 
 
-def _published_without(shop: DashboardShop, root: Path, monkeypatch: pytest.MonkeyPatch, *tables: str) -> None:
-    """Publish a copy of the shop's snapshot without ``tables`` and point the dashboards at it."""
-    snapshots = root / "snapshots"
-    snapshots.mkdir()
-    shutil.copy((shop.data_dir / "snapshots" / "current.duckdb").resolve(), snapshots / "trimmed.duckdb")
-    with duckdb.connect(str(snapshots / "trimmed.duckdb")) as con:
-        for table in tables:
-            con.execute(f"DROP TABLE {table} CASCADE")
-    (snapshots / "current.duckdb").symlink_to("trimmed.duckdb")
-    monkeypatch.setenv("ECOM_DATA_DIR", str(root))
-
-
 def test_a_missing_mart_gives_a_friendly_message_and_the_rest_still_renders(
         dashboard_env: DashboardShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _published_without(dashboard_env, tmp_path, monkeypatch, "marts.inventory_turnover")
+    published_without(dashboard_env, tmp_path, monkeypatch, "marts.inventory_turnover")
     at = open_page("inventory", principal("merchant", 1))
     assert not at.exception
     messages = [i.value for i in at.info]
     assert messages and all("`marts.inventory_turnover`" in m and "ecom pipeline run" in m for m in messages)
-    assert "On hand" in _metrics(at)
-    assert "Turnover" not in _metrics(at)
+    assert "On hand" in metrics(at)
+    assert "Turnover" not in metrics(at)
