@@ -1,6 +1,7 @@
 """The demand forecast on small panels with known answers: a weekly pattern is forecast, the
 model beats both baselines on noisy seasonal demand, censored days do not drag the forecast to
-zero, a new product borrows its category's level, and the safety-stock error spread."""
+zero, a new product borrows its category's level, a steady seller among intermittent ones is not
+forecast as zero, and the safety-stock error spread."""
 
 from __future__ import annotations
 
@@ -103,3 +104,19 @@ def test_error_spread_is_shrunk_towards_the_category_for_short_series() -> None:
     assert spread[1]["error_sd"] == pytest.approx(3.0, rel=0.1)
     # two days of perfect forecasts do not make a product's safety stock zero
     assert spread[2]["error_sd"] > 2.0
+
+
+def test_a_steady_seller_among_intermittent_ones_is_not_forecast_as_zero() -> None:
+    # most series sell on few days, so the (weighted) median of the scaled target over all training
+    # rows is exactly 0: boosting started there once stayed there, P50 = 0 for every series, the
+    # steady seller's 5 a day included (and P10 = 0 always)
+    rng = np.random.default_rng(11)
+    units = {(1, "garden"): rng.poisson(np.full(168, 5.0))}
+    units |= {(p, "books"): rng.poisson(np.full(168, rng.uniform(0.05, 0.5))) for p in range(2, 62)}
+    panel = build_panel(history(units))
+    forecast = predict(fit(panel, FAST), panel)
+    steady = forecast.filter(pl.col("product_id") == 1)
+    assert 3.5 < steady["p50"].mean() < 6.5, steady
+    assert (steady["p10"] > 0).any() and (steady["p90"] > steady["p50"]).all()
+    slow = forecast.filter(pl.col("product_id") != 1)
+    assert slow["p50"].mean() < 1.0

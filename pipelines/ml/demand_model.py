@@ -4,7 +4,14 @@ horizon is a feature), and the rolling-origin backtest that judges it against th
 
 Targets are the day's units divided by the series' level (its recent mean shrunk towards its
 category's), with the level as sample weight, so the loss is the plain quantile loss in units
-while slow and fast movers share one model. Censored days are never targets."""
+while slow and fast movers share one model. Censored days are never targets.
+
+Each quantile q is fitted as the (1 - q) quantile of the negated target. scikit-learn's pinball
+gradient counts a row exactly on the prediction as under-predicted, and boosting starts from the
+target's q-quantile: on intermittent demand that is exactly 0, the target's minimum, so every row
+looks under-predicted alike, the trees find nothing to split on, each leaf's quantile of residuals
+is 0 again and the model predicts 0 for every series, however fast it sells. Negated, the zeros
+are the target's maximum, where a tie is harmless."""
 
 from __future__ import annotations
 
@@ -61,6 +68,7 @@ class DemandModel:
     trained_to: date  # the last day whose units were a target
     training_rows: int
     features: list[str] = field(default_factory=lambda: list(FEATURES))
+    negated: bool = False  # models[q] is the (1 - q) quantile of -target (False: models saved before)
 
 
 def training_set(ctx: Context, end: int, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,13 +110,15 @@ def fit(panel: Panel, config: ForecastConfig | None = None, end: int | None = No
     models = {}
     with threadpool_limits(limits=config.threads, user_api="openmp"):
         for q in QUANTILES:
+            # negated target, mirrored quantile: see the module docstring (a mostly-zero target
+            # otherwise leaves the model at 0)
             model = HistGradientBoostingRegressor(
-                loss="quantile", quantile=q, max_iter=config.max_iter, learning_rate=config.learning_rate,
+                loss="quantile", quantile=1 - q, max_iter=config.max_iter, learning_rate=config.learning_rate,
                 max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
                 l2_regularization=config.l2_regularization, early_stopping=False,
                 random_state=config.seed)
-            models[q] = model.fit(X, y, sample_weight=w)
-    return DemandModel(config, models, panel.day(end - 1), len(y))
+            models[q] = model.fit(X, -y, sample_weight=w)
+    return DemandModel(config, models, panel.day(end - 1), len(y), negated=True)
 
 
 def min_history_days(config: ForecastConfig) -> int:
@@ -124,8 +134,9 @@ def predict(model: DemandModel, panel: Panel, origin: int | None = None,
     t = panel.n_days if origin is None else origin
     X, series, target = origin_features(ctx, t, model.config.horizon)
     level = np.exp(X[:, FEATURES.index("level")])
+    sign = -1.0 if model.negated else 1.0
     with threadpool_limits(limits=model.config.threads, user_api="openmp"):
-        raw = np.column_stack([model.models[q].predict(X) * level for q in QUANTILES])
+        raw = np.column_stack([sign * model.models[q].predict(X) * level for q in QUANTILES])
     p10, p50, p90 = np.sort(np.maximum(raw, 0.0), axis=1).T
     keys = panel.series.select(KEYS)[series]
     return keys.with_columns(
