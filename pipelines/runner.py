@@ -104,9 +104,11 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
 
 
 def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = True, progress: Progress | None = None,
-                 settings: PipelineSettings | None = None, defs: dg.Definitions | None = None) -> PipelineResult:
+                 settings: PipelineSettings | None = None, defs: dg.Definitions | None = None,
+                 op_config: dict[str, dict[str, object]] | None = None) -> PipelineResult:
     """Landing files first, then the store tables, the dbt models (unless models=False), checks
-    and the published snapshot."""
+    and the published snapshot. ``op_config`` sets run config of the build's ops by name, e.g.
+    ``{"train_demand_model": {"max_training_rows": 20000}}`` for a quicker forecast."""
     require("pipeline.run")
     settings = settings or PipelineSettings()
     prepare_environment(settings)
@@ -138,8 +140,10 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
         if not models:  # the store tables and the snapshot only
             keys = {k for k in keys if k.path[0] in ("raw", "published")}
         label = "tables, models, snapshot" if models else "store tables and snapshot"
+        ops: dict[str, object] = dict(full_refresh_config()["ops"]) if full else {}  # type: ignore[call-overload]
+        ops.update({name: {"config": values} for name, values in (op_config or {}).items()})
         outcome.phases.append(_execute(defs, build_job, label, instance, len(keys), progress,
-                                       run_config=full_refresh_config() if full else None,
+                                       run_config={"ops": ops} if ops else None,
                                        asset_selection=None if models else sorted(keys)))
     return outcome
 

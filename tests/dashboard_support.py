@@ -70,7 +70,9 @@ def _build(root: Path) -> DashboardShop:
     os.environ.update(built.env())
     os.environ.pop("ECOM_WAREHOUSE_PATH", None)
     try:
-        result = run_pipeline()
+        # a smaller training sample keeps the forecast's fits (12 of them: 3 quantiles x 3 backtest
+        # origins + the final model) to a minute or two on a busy CI worker
+        result = run_pipeline(op_config={"train_demand_model": {"max_training_rows": 30_000}})
         assert result.success, [p.failures for p in result.phases]
         store = built.store()
         code = store.engine.connect().exec_driver_sql("SELECT code FROM merchants ORDER BY id LIMIT 1").scalar()

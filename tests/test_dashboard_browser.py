@@ -39,7 +39,7 @@ def test_every_page_in_a_real_browser(dashboard_shop: DashboardShop) -> None:
                 assert charts.first.locator("canvas, svg").count() > 0, f"{spec.slug}: chart not drawn"
             page.screenshot(path=str(shots / f"{spec.slug}.png"), full_page=True)
         # the whole app in Simplified Chinese
-        page.get_by_text("English", exact=True).click()
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Language").locator("input").click()
         page.get_by_role("option", name="简体中文").click()
         wait_for_run(page)
         open_page(page, "概览", "overview")
