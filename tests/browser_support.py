@@ -111,6 +111,17 @@ def open_page(page: Page, title: str, slug: str) -> float:
     return time.perf_counter() - began
 
 
+def screenshot(page: Page, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so the window is first made as
+    tall as that block's content (a plain full-page shot would stop at the window's edge)."""
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    size = page.viewport_size or {"width": 1440, "height": 1000}
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    page.wait_for_timeout(300)  # charts re-lay out to the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
 def artifacts_dir() -> Path:
     """Where tests write screenshots (git-ignored data folder unless ECOM_TEST_ARTIFACTS says)."""
     default = Path(__file__).resolve().parents[1] / "data" / "test-artifacts"

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser_support import artifacts_dir, chromium, open_page, sign_in, streamlit_server, wait_for_run
+from tests.browser_support import (
+    artifacts_dir,
+    chromium,
+    open_page,
+    screenshot,
+    sign_in,
+    streamlit_server,
+    wait_for_run,
+)
 from tests.dashboard_support import PASSWORD, DashboardShop
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
@@ -33,11 +41,10 @@ def test_every_page_in_a_real_browser(dashboard_shop: DashboardShop) -> None:
         for spec in PAGES:
             open_page(page, TITLES[spec.slug], spec.slug)
             assert _errors(page) == [], spec.slug
-            charts = page.locator("[data-testid='stVegaLiteChart']")
-            if spec.slug not in NO_CHART:
-                assert charts.count() > 0, f"{spec.slug}: no chart"
-                assert charts.first.locator("canvas, svg").count() > 0, f"{spec.slug}: chart not drawn"
-            page.screenshot(path=str(shots / f"{spec.slug}.png"), full_page=True)
+            if spec.slug not in NO_CHART:  # a drawn chart: vega-embed's canvas (or svg) inside it
+                page.wait_for_selector("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg",
+                                       timeout=30_000)
+            screenshot(page, shots / f"{spec.slug}.png")
         # the whole app in Simplified Chinese
         page.locator("[data-testid='stSelectbox']").filter(has_text="Language").locator("input").click()
         page.get_by_role("option", name="简体中文").click()
@@ -45,7 +52,7 @@ def test_every_page_in_a_real_browser(dashboard_shop: DashboardShop) -> None:
         open_page(page, "概览", "overview")
         assert _errors(page) == []
         assert page.get_by_text("净收入").count() > 0
-        page.screenshot(path=str(shots / "overview-zh.png"), full_page=True)
+        screenshot(page, shots / "overview-zh.png")
 
 
 def test_merchant_in_a_real_browser_sees_its_own_shop_only(dashboard_shop: DashboardShop) -> None:
@@ -64,4 +71,4 @@ def test_merchant_in_a_real_browser_sees_its_own_shop_only(dashboard_shop: Dashb
             assert not [name for name in others if name in text], slug
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
         assert "Data health" in nav and "Marketing" in nav
-        page.screenshot(path=str(artifacts_dir() / "merchant-inventory.png"), full_page=True)
+        screenshot(page, artifacts_dir() / "merchant-inventory.png")

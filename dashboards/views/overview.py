@@ -122,14 +122,16 @@ def _revenue_chart(f: data.Filters) -> None:
     now["offset"] = (pd.to_datetime(now["day"]) - pd.Timestamp(f.start)).dt.days + 1
     before["offset"] = (pd.to_datetime(before["day"]) - pd.Timestamp(f.previous().start)).dt.days + 1
     both = pd.concat([now, before], ignore_index=True)
+    order = [T("this_period"), T("previous_period")]
     if both.empty:
         st.caption(i18n.COMMON("no_rows"))
         return
     ui.chart(alt.Chart(both).mark_line(point=True).encode(
         x=alt.X("offset:Q", title=T("day_of_period")),
         y=alt.Y("net_revenue:Q", title=T("net_revenue")),
-        color=alt.Color("period:N", title=T("period")),
-        strokeDash=alt.StrokeDash("period:N", legend=None),
+        # this period solid and first in the legend, the previous one dashed behind it
+        color=alt.Color("period:N", title=T("period"), sort=order, legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("period:N", sort=order, legend=None),
         tooltip=[alt.Tooltip("day:T", title=T("day")), alt.Tooltip("net_revenue:Q", format=",.2f",
                                                                    title=T("net_revenue"))]))
 
