@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+# this file is bench/dashboards.py: without its own folder on the path, `dashboards` is the app's package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 FLOOR_APP = '''
