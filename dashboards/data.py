@@ -116,6 +116,12 @@ def scoped(columns: Columns, filters: Filters | None, *, extra: Iterable[str] = 
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def all_of(*wheres: str) -> str:
+    """Join WHERE clauses from ``scoped`` (each 'WHERE ...' or '') into one."""
+    clauses = [w.removeprefix("WHERE ") for w in wheres if w]
+    return ("WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
 def settings() -> DashboardSettings:
     return DashboardSettings()
 

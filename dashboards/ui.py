@@ -51,6 +51,16 @@ def money_format(currency: str | None) -> str:
     return get_currency_symbol(currency, locale=i18n.locale()).replace("%", "%%") + "%.2f"
 
 
+def money_label(key: str, currency: str | None) -> str:
+    """A column or axis title with the currency code, when one currency is in view."""
+    return f"{T(key)} ({currency})" if currency else T(key)
+
+
+def number(key: str, fmt: str) -> Any:
+    """A numeric table column titled in the user's language."""
+    return st.column_config.NumberColumn(T(key), format=fmt)
+
+
 def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:
     st.altair_chart(spec, width="stretch")
 

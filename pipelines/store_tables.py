@@ -53,9 +53,11 @@ KEPT_OUT: dict[str, str] = {
     "audit_log": "who saw whose personal data; stays with the store",
     "rejected_requests": "refused payloads may hold personal data",
     "customer_addresses": "street addresses; region and country come with customers",
+    "notifications": "the outbox of reports and alerts: mailboxes, webhook URLs and message bodies",
 }
 
 DROPPED_COLUMNS: dict[str, frozenset[str]] = {
+    "merchants": frozenset({"notify_email", "webhook_url", "webhook_secret_enc"}),
     "customers": frozenset({"name_enc", "email_enc", "phone_enc", "email_bidx", "phone_bidx"}),
     "payments": frozenset({"provider_token", "card_last4"}),
     "tickets": frozenset({"subject"}),

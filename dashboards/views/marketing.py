@@ -99,19 +99,12 @@ STEPS = ("sessions", "product_view_sessions", "add_to_cart_sessions", "checkout_
 RATES = ("product_view_conversion", "add_to_cart_conversion", "checkout_conversion", "purchase_conversion")
 
 
-def _and(where: str, clause: str) -> str:
-    return f"{where} AND {clause}" if where else f"WHERE {clause}"
-
-
-def _number(key: str, fmt: str) -> Any:
-    return st.column_config.NumberColumn(T(key), format=fmt)
-
-
 # --- campaigns -------------------------------------------------------------------------------------------------
 
 def campaigns(f: data.Filters) -> pd.DataFrame:
     """Campaigns in scope whose window overlaps the period."""
-    where, params = data.scoped(CAMPAIGNS, f)
+    where, params = data.scoped(CAMPAIGNS, f, extra=["cp.starts_on <= ? AND cp.ends_on >= ?"],
+                                extra_params=[f.end, f.start])
     return data.fetch(
         "SELECT cp.campaign_id, cp.campaign_code, cp.campaign_name, m.merchant_code AS merchant, "
         "cp.channel AS contact_channel, cp.starts_on, cp.ends_on, cp.contacted_customers, cp.control_customers, "
@@ -124,9 +117,7 @@ def campaigns(f: data.Filters) -> pd.DataFrame:
         "FROM marts.dim_merchants)) AS currency "
         "FROM marts.campaign_performance cp "
         "LEFT JOIN marts.dim_merchants m ON m.merchant_id = cp.merchant_id "
-        f"{_and(where, 'cp.starts_on <= ? AND cp.ends_on >= ?')} "
-        "ORDER BY cp.starts_on DESC, cp.campaign_code LIMIT 100",
-        params + [f.end, f.start],
+        f"{where} ORDER BY cp.starts_on DESC, cp.campaign_code LIMIT 100", params,
         needs=["marts.campaign_performance", "marts.dim_merchants"])
 
 
@@ -176,17 +167,17 @@ def _campaigns(f: data.Filters) -> None:
         "merchant": st.column_config.TextColumn(T("merchant")),
         "contact_channel": st.column_config.TextColumn(T("contact_channel")),
         "starts_on": st.column_config.DateColumn(T("starts_on")), "ends_on": st.column_config.DateColumn(T("ends_on")),
-        "contacted_customers": _number("contacted_customers", "%d"),
-        "control_customers": _number("control_customers", "%d"),
+        "contacted_customers": ui.number("contacted_customers", "%d"),
+        "control_customers": ui.number("control_customers", "%d"),
         "is_uplift_ci_reliable": st.column_config.CheckboxColumn(T("is_uplift_ci_reliable")),
-        "return_on_spend": _number("return_on_spend", "percent"), "roas": _number("roas", "%.2f"),
-        "attributed_orders": _number("attributed_orders", "%d"), "new_customers": _number("new_customers", "%d"),
+        "return_on_spend": ui.number("return_on_spend", "percent"), "roas": ui.number("roas", "%.2f"),
+        "attributed_orders": ui.number("attributed_orders", "%d"), "new_customers": ui.number("new_customers", "%d"),
         "currency": st.column_config.TextColumn(T("currency")),
     }
     for key in ("contacted_conversion_rate", "control_conversion_rate", "uplift", "uplift_ci_low", "uplift_ci_high"):
-        config[key] = _number(key, "percent")
+        config[key] = ui.number(key, "percent")
     for key in ("incremental_revenue", "incremental_gross_margin", "spend", "attributed_revenue"):
-        config[key] = _number(key, money_format)
+        config[key] = ui.number(key, money_format)
     ui.table(frame, "campaign_results", column_config=config)
 
 
@@ -270,12 +261,12 @@ def _price_index(f: data.Filters) -> None:
     config = {"sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),
               "category": st.column_config.TextColumn(T("category")),
-              "price_index": _number("index", "%.1f"), "price_gap": _number("price_gap", "percent"),
-              "competitor_count": _number("competitor_count", "%d"),
-              "competitors_on_promo": _number("competitors_on_promo", "%d"),
+              "price_index": ui.number("index", "%.1f"), "price_gap": ui.number("price_gap", "percent"),
+              "competitor_count": ui.number("competitor_count", "%d"),
+              "competitors_on_promo": ui.number("competitors_on_promo", "%d"),
               "currency": st.column_config.TextColumn(T("currency"))}
     for key in ("our_price", "competitor_min_price", "competitor_median_price"):
-        config[key] = _number(key, money_format)
+        config[key] = ui.number(key, money_format)
     ui.table(shown, "undercut_products", column_config=config)
 
 
@@ -333,8 +324,8 @@ def _funnel(f: data.Filters) -> None:
             tooltip=[alt.Tooltip(f"{by}:N", title=T(by)), alt.Tooltip("step:N", title=T("step")),
                      alt.Tooltip("conversion:Q", format=".1%", title=T("conversion"))]))
         config: dict[str, Any] = {by: st.column_config.TextColumn(T(by))}
-        config.update({s: _number(s, "%d") for s in STEPS})
-        config.update({r: _number(r, "percent") for r in (*RATES, "overall_conversion")})
+        config.update({s: ui.number(s, "%d") for s in STEPS})
+        config.update({r: ui.number(r, "percent") for r in (*RATES, "overall_conversion")})
         ui.table(frame, f"funnel_by_{by}", column_config=config)
 
 

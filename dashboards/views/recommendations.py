@@ -90,12 +90,6 @@ PAIRED = data.Columns(merchant="q.merchant_id", category="q.category")  # the pr
 PORTAL = data.Columns(merchant=None)
 
 
-def _and(*wheres: str) -> str:
-    """Join WHERE clauses from ``scoped`` (each 'WHERE ...' or '') into one."""
-    clauses = [w.removeprefix("WHERE ") for w in wheres if w]
-    return ("WHERE " + " AND ".join(clauses)) if clauses else ""
-
-
 def recent_customers(f: data.Filters) -> pd.DataFrame:
     """The customers with the latest orders in the period and scope who have recommendations in view."""
     where_o, params_o = data.scoped(CUSTOMERS, f, extra=["NOT o.is_cancelled"])
@@ -172,7 +166,7 @@ def paired_products(f: data.Filters) -> pd.DataFrame:
     return data.fetch(
         "SELECT p.product_id, p.sku, p.product_name, sum(r.support) AS support "
         "FROM marts.product_recommendations r JOIN marts.dim_products p ON p.product_id = r.product_id "
-        f"JOIN marts.dim_products q ON q.product_id = r.recommended_product_id {_and(where_p, where_q)} "
+        f"JOIN marts.dim_products q ON q.product_id = r.recommended_product_id {data.all_of(where_p, where_q)} "
         "GROUP BY ALL ORDER BY support DESC, p.sku LIMIT 1000",
         params_p + params_q, needs=["marts.product_recommendations", "marts.dim_products"])
 
@@ -184,7 +178,7 @@ def bought_together(product_id: int, f: data.Filters) -> pd.DataFrame:
         "SELECT row_number() OVER (ORDER BY r.rank) AS rank, r.recommended_sku, r.recommended_product_name, "
         "r.support, r.confidence, r.score AS lift "
         "FROM marts.product_recommendations r JOIN marts.dim_products p ON p.product_id = r.product_id "
-        f"JOIN marts.dim_products q ON q.product_id = r.recommended_product_id {_and(where_p, where_q)} "
+        f"JOIN marts.dim_products q ON q.product_id = r.recommended_product_id {data.all_of(where_p, where_q)} "
         "ORDER BY r.rank", [product_id, *params_p, *params_q],
         needs=["marts.product_recommendations", "marts.dim_products"])
 

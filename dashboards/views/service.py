@@ -111,13 +111,7 @@ def months(f: data.Filters) -> tuple[Span, Span]:
 
 def _where(columns: data.Columns, f: data.Filters, column: str, span: Span) -> tuple[str, list[Any]]:
     """``scoped`` (the user's merchant and the filters that apply) plus the weeks or months covered."""
-    where, params = data.scoped(columns, f)
-    clause = f"{column} BETWEEN ? AND ?"
-    return (f"{where} AND {clause}" if where else f"WHERE {clause}"), params + [span[0], span[1]]
-
-
-def _number(key: str, fmt: str) -> Any:
-    return st.column_config.NumberColumn(T(key), format=fmt)
+    return data.scoped(columns, f, extra=[f"{column} BETWEEN ? AND ?"], extra_params=[span[0], span[1]])
 
 
 def _span_caption(key: str, span: Span) -> None:
@@ -183,9 +177,10 @@ def _delivery(f: data.Filters) -> None:
     ui.table(carriers, "delivery_by_carrier", column_config={
         "carrier_name": st.column_config.TextColumn(T("carrier")),
         "carrier_code": st.column_config.TextColumn(T("carrier_code")),
-        "shipments": _number("shipments", "%d"), "delivered": _number("delivered", "%d"),
-        "on_time_rate": _number("on_time_rate", "percent"), "avg_delivery_days": _number("avg_delivery_days", "%.2f"),
-        "exceptions": _number("exceptions", "%d"), "exception_rate": _number("exception_rate", "percent")})
+        "shipments": ui.number("shipments", "%d"), "delivered": ui.number("delivered", "%d"),
+        "on_time_rate": ui.number("on_time_rate", "percent"),
+        "avg_delivery_days": ui.number("avg_delivery_days", "%.2f"),
+        "exceptions": ui.number("exceptions", "%d"), "exception_rate": ui.number("exception_rate", "percent")})
 
 
 # --- returns ---------------------------------------------------------------------------------------------------
@@ -258,9 +253,9 @@ def _returns(f: data.Filters) -> None:
     money_format = ui.money_format(currency)
     common = {"reason": st.column_config.TextColumn(T("reason")), "sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),
-              "category": st.column_config.TextColumn(T("category")), "units_sold": _number("units_sold", "%d"),
-              "units_returned": _number("units_returned", "%d"), "return_rate": _number("return_rate", "percent"),
-              "refunded_value": _number("refunded_value", money_format),
+              "category": st.column_config.TextColumn(T("category")), "units_sold": ui.number("units_sold", "%d"),
+              "units_returned": ui.number("units_returned", "%d"), "return_rate": ui.number("return_rate", "percent"),
+              "refunded_value": ui.number("refunded_value", money_format),
               "currency": st.column_config.TextColumn(T("currency"))}
     left, right = st.columns(2)
     for column, by in ((left, "reason"), (right, "category")):
@@ -345,13 +340,14 @@ def _support(f: data.Filters) -> None:
     ui.chart(alt.layer(bars, lines).resolve_scale(y="independent"))
     config = {"priority": st.column_config.TextColumn(T("priority")),
               "ticket_category": st.column_config.TextColumn(T("ticket_category")),
-              "tickets": _number("tickets", "%d"), "responded_tickets": _number("responded_tickets", "%d"),
-              "resolved_tickets": _number("resolved_tickets", "%d"), "rated_tickets": _number("rated_tickets", "%d"),
-              "first_response_breach_rate": _number("first_response_breach_rate", "percent"),
-              "resolution_breach_rate": _number("resolution_breach_rate", "percent"),
-              "avg_first_response_hours": _number("avg_first_response_hours", "%.1f"),
-              "avg_resolution_hours": _number("avg_resolution_hours", "%.1f"),
-              "csat_rate": _number("csat_rate", "percent"), "avg_satisfaction": _number("avg_satisfaction", "%.2f")}
+              "tickets": ui.number("tickets", "%d"), "responded_tickets": ui.number("responded_tickets", "%d"),
+              "resolved_tickets": ui.number("resolved_tickets", "%d"),
+              "rated_tickets": ui.number("rated_tickets", "%d"),
+              "first_response_breach_rate": ui.number("first_response_breach_rate", "percent"),
+              "resolution_breach_rate": ui.number("resolution_breach_rate", "percent"),
+              "avg_first_response_hours": ui.number("avg_first_response_hours", "%.1f"),
+              "avg_resolution_hours": ui.number("avg_resolution_hours", "%.1f"),
+              "csat_rate": ui.number("csat_rate", "percent"), "avg_satisfaction": ui.number("avg_satisfaction", "%.2f")}
     left, right = st.columns(2)
     for column, by, name in ((left, "priority", "by_priority"), (right, "category", "by_ticket_category")):
         with column:
@@ -432,11 +428,12 @@ def _loyalty(f: data.Filters) -> None:
     money_format = ui.money_format(currency)
     ui.table(frame, "loyalty_by_month_and_tier", column_config={
         "month_start": st.column_config.DateColumn(T("month")), "tier": st.column_config.TextColumn(T("tier")),
-        "members": _number("members", "%d"), "members_with_points": _number("members_with_points", "%d"),
-        "points_issued": _number("points_issued", "%d"), "points_redeemed": _number("points_redeemed", "%d"),
-        "points_expired": _number("points_expired", "%d"), "points_outstanding": _number("points_outstanding", "%d"),
-        "point_value": _number("point_value", money_format.replace("%.2f", "%.4f")),
-        "points_liability": _number("points_liability", money_format)})
+        "members": ui.number("members", "%d"), "members_with_points": ui.number("members_with_points", "%d"),
+        "points_issued": ui.number("points_issued", "%d"), "points_redeemed": ui.number("points_redeemed", "%d"),
+        "points_expired": ui.number("points_expired", "%d"),
+        "points_outstanding": ui.number("points_outstanding", "%d"),
+        "point_value": ui.number("point_value", money_format.replace("%.2f", "%.4f")),
+        "points_liability": ui.number("points_liability", money_format)})
 
 
 def render() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from ops_store.cli.output import JSON_OPTION, run, store
-from ops_store.services import catalog
+from ops_store.security import access
+from ops_store.services import catalog, notifications
 
 merchant_app = typer.Typer(help="Merchants selling on the portal.", no_args_is_help=True)
 warehouse_app = typer.Typer(help="Warehouses holding stock.", no_args_is_help=True)
@@ -29,6 +30,40 @@ def merchant_add(
 def merchant_list(as_json: bool = JSON_OPTION) -> None:
     """List merchants."""
     run(as_json, lambda: catalog.list_merchants(store()))
+
+
+@merchant_app.command("notify")
+def merchant_notify(
+    code: str = typer.Argument(..., help="The merchant's code."),
+    email: str | None = typer.Option(None, "--email", help="Mailbox for reports and stock alerts."),
+    webhook_url: str | None = typer.Option(None, "--webhook-url", help="URL that receives signed stock alerts."),
+    locale: str | None = typer.Option(None, "--locale", help="Report language: en or zh."),
+    clear_email: bool = typer.Option(False, "--clear-email", help="Stop mailing this merchant."),
+    clear_webhook: bool = typer.Option(False, "--clear-webhook", help="Remove the webhook and its secret."),
+    new_secret: bool = typer.Option(False, "--new-secret", help="Replace the webhook's signing secret."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Where the merchant's reports and stock alerts go. A new webhook secret is printed once."""
+    run(as_json, lambda: notifications.set_contacts(
+        store(), code, email=email, webhook_url=webhook_url, locale=locale, clear_email=clear_email,
+        clear_webhook=clear_webhook, new_secret=new_secret))
+
+
+@merchant_app.command("outbox")
+def merchant_outbox(
+    status: str | None = typer.Option(None, "--status", help="pending, sent, failed or dead."),
+    merchant: str | None = typer.Option(None, "--merchant"), limit: int = typer.Option(50, "--limit"),
+    retry: bool = typer.Option(False, "--retry", help="Send what is due now (failed ones whose pause is over)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Reports and alerts sent or waiting, newest first; --retry sends the due ones first."""
+    def action() -> object:
+        if retry:
+            access.require("merchants.manage")
+            notifications.deliver_due(store())
+        return notifications.outbox(store(), status=status, merchant=merchant, limit=limit)
+
+    run(as_json, action)
 
 
 @warehouse_app.command("add")

@@ -8,6 +8,7 @@ from ops_store.models.customers import Customer, CustomerAddress, CustomerConsen
 from ops_store.models.intake import RejectedRequest
 from ops_store.models.loyalty import LoyaltyAccount, LoyaltyEntry, LoyaltyProgramme, LoyaltyTier, TierChange
 from ops_store.models.marketing import Campaign, CampaignMember, Coupon, CouponRedemption
+from ops_store.models.notifications import Notification
 from ops_store.models.orders import Order, OrderEvent, OrderLine
 from ops_store.models.payments import Payment, PaymentTransaction
 from ops_store.models.returns import ReturnRequest
@@ -29,7 +30,7 @@ __all__ = [
     "ApiClient", "AuditEntry", "Campaign", "CampaignMember", "Communication", "Coupon", "CouponRedemption",
     "CustomerAddress", "CustomerConsent", "LoyaltyAccount", "LoyaltyEntry", "LoyaltyProgramme", "LoyaltyTier",
     "Review", "SurveyResponse", "Ticket", "TicketMessage", "TierChange", "User",
-    "Base", "Carrier", "Customer", "DeliveryOption", "Merchant", "Order", "OrderEvent", "OrderLine",
+    "Base", "Carrier", "Customer", "DeliveryOption", "Merchant", "Notification", "Order", "OrderEvent", "OrderLine",
     "Payment", "PaymentTransaction", "Product", "PurchaseOrder", "PurchaseOrderLine",
     "RejectedRequest", "ReplenishmentPolicy", "Reservation", "ReturnRequest", "Shipment", "ShipmentLine", "StockAlert",
     "StockCount", "StockCountLine", "StockLevel", "StockMovement", "StockValuation", "Supplier",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops_store.models.base import Base, created_at_column, id_column, updated_at_column
@@ -22,6 +22,13 @@ class Merchant(Base):
     # Sales tax on goods, as a fraction (0.0800 = 8%). Prices in the catalog exclude tax.
     tax_rate: Mapped[Decimal] = mapped_column(ExactDecimal(6, 4), default=Decimal("0"))
     preferred_warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    # Where reports and stock alerts go (docs/reports.md): the language of the merchant's reports
+    # ('en' or 'zh'), a business mailbox, and a webhook whose requests are signed with a secret
+    # kept encrypted like personal data.
+    locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
+    notify_email: Mapped[str | None] = mapped_column(String(320))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ops_store.db import Store
-from ops_store.models import Customer, CustomerAddress
+from ops_store.models import Customer, CustomerAddress, Merchant
 from ops_store.security import access, audit
 from ops_store.security.pii import PiiCipher, normalise_email, normalise_phone
 
@@ -29,7 +29,7 @@ def rotate(
     """Re-encrypt every customer and address under ``cipher``'s current key (the previous keys
     must be in its ring). Safe to re-run: rows already under the current key are skipped."""
     access.require("keys.manage")
-    done = {"customers": 0, "addresses": 0}
+    done = {"customers": 0, "addresses": 0, "merchant_secrets": 0}
     for model, section in ((Customer, "customers"), (CustomerAddress, "addresses")):
         last_id = 0
         while True:
@@ -53,7 +53,12 @@ def rotate(
                 progress(count)
             if last_id is None:
                 break
-    with store.write() as session:
+    with store.write() as session:  # a few rows: the merchants' webhook signing secrets
+        merchants = session.scalars(select(Merchant).where(Merchant.webhook_secret_enc.is_not(None))).all()
+        for m in merchants:
+            if _stale(cipher, m.webhook_secret_enc):
+                m.webhook_secret_enc = cipher.encrypt(cipher.decrypt(m.webhook_secret_enc))
+                done["merchant_secrets"] += 1
         audit.record(session, "keys.rotate", details={"key_id": cipher.current_key_id, **done})
     return {"key_id": cipher.current_key_id, **done}
 
@@ -74,4 +79,5 @@ def count_stale(store: Store, cipher: PiiCipher) -> int:
             1 for c in session.scalars(select(Customer)) if _stale(cipher, c.name_enc, c.email_enc, c.phone_enc)
         )
         stale += sum(1 for a in session.scalars(select(CustomerAddress)) if _stale(cipher, a.street_enc))
+        stale += sum(1 for m in session.scalars(select(Merchant)) if _stale(cipher, m.webhook_secret_enc))
     return stale

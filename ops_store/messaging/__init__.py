@@ -1,0 +1,2 @@
+"""Sending to merchants: mail over SMTP and signed webhooks. The outbox that makes every send
+recorded and retried lives in ``ops_store.services.notifications``."""
