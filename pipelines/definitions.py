@@ -13,6 +13,7 @@ from pipelines.assets_forecast import demand_forecast, demand_model
 from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
 from pipelines.assets_recommend import score_recommenders, train_recommenders
+from pipelines.assets_reports import merchant_partitions_sensor, report_asset, stock_alert_notifications
 from pipelines.assets_store import all_raw_store_keys, store_assets
 from pipelines.checks import freshness_checks, reconcile_checks
 from pipelines.dbt_assets import dbt_models_asset, dbt_resource
@@ -38,14 +39,16 @@ def _definitions() -> dg.Definitions:
                  score_customer_models]
     models = [k for k in dbt_build.keys if k.path[0] != "raw"]
     assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build, *ml_assets,
-              snapshot_asset([*all_raw_store_keys(), *models, *[k for a in ml_assets for k in a.keys]])]
+              snapshot_asset([*all_raw_store_keys(), *models, *[k for a in ml_assets for k in a.keys]]),
+              report_asset("week"), report_asset("day"), stock_alert_notifications]
     jobs = build_jobs()
     return dg.Definitions(
         assets=assets,
         asset_checks=[*reconcile_checks(), *freshness],
         jobs=jobs,
         schedules=build_schedules(jobs),
-        sensors=[competitor_price_files_sensor, low_stock_alerts_sensor, record_successful_runs, record_failed_runs,
+        sensors=[competitor_price_files_sensor, low_stock_alerts_sensor, merchant_partitions_sensor,
+                 record_successful_runs, record_failed_runs,
                  dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=300,
                                                       default_status=dg.DefaultSensorStatus.RUNNING)],
         resources={**default_resources(), "dbt": dbt_resource()},

@@ -1,6 +1,6 @@
-"""Jobs and schedules: ingestion every 15 minutes, a daily full build, the daily clickstream
-partition, and the weekly merchant reports (their report assets arrive with step 8; until then
-the weekly job rebuilds and publishes what the reports will read)."""
+"""Jobs and schedules: ingestion every 15 minutes, a daily full build (02:00 UTC, published), the
+daily clickstream partition, and each merchant's daily (06:00) and weekly (Monday 06:30) report
+from the snapshot the full build published."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ import dagster as dg
 
 from pipelines.assets_landing import COMPETITOR_KEY, EVENTS_KEY
 from pipelines.assets_publish import SNAPSHOT_KEY
+from pipelines.assets_reports import (
+    REPORTS_GROUP,
+    STOCK_NOTICES_KEY,
+    report_job_name,
+    report_key,
+    report_schedule,
+)
 from pipelines.assets_store import RAW_GROUP
 from pipelines.store_tables import GROUPS
 
@@ -24,8 +31,9 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     store_tables = dg.AssetSelection.groups(RAW_GROUP)
     landing = dg.AssetSelection.assets(EVENTS_KEY, COMPETITOR_KEY)
     build = (store_tables | landing).downstream() - landing  # every unpartitioned asset: tables, models, publish
-    reports = dg.AssetSelection.groups("reports")
-    stock = dg.AssetSelection.assets(*[dg.AssetKey(["raw", t]) for t in GROUPS["stock"]], SNAPSHOT_KEY)
+    reports = dg.AssetSelection.groups(REPORTS_GROUP)
+    stock = dg.AssetSelection.assets(*[dg.AssetKey(["raw", t]) for t in GROUPS["stock"]], SNAPSHOT_KEY,
+                                     STOCK_NOTICES_KEY)
     return [
         dg.define_asset_job("ingest", selection=build - reports,
                             description="Incremental load of every store table, then publish."),
@@ -33,12 +41,14 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
                             description="Every store table reloaded whole, everything downstream rebuilt, then "
                                         "publish: repairs anything an incremental load could have missed."),
         dg.define_asset_job(STOCK_REFRESH_JOB, selection=stock,
-                            description="Reload the stock tables and publish, when new low-stock alerts open."),
+                            description="Reload the stock tables, publish, and tell merchants of new low-stock "
+                                        "alerts."),
         dg.define_asset_job("events_daily", selection=[EVENTS_KEY], description="Load days of clickstream events."),
         dg.define_asset_job(COMPETITOR_JOB, selection=[COMPETITOR_KEY],
                             description="Load competitor price files as the sensor finds them."),
-        dg.define_asset_job("weekly_merchant_reports", selection=build,
-                            description="Build, publish and (from step 8) write each merchant's weekly report."),
+        *[dg.define_asset_job(report_job_name(kind), selection=[report_key(kind)],
+                              description=f"Write and mail merchants' {report_job_name(kind).split('_')[0]} reports "
+                                          "(one run per merchant and period).") for kind in ("week", "day")],
     ]
 
 
@@ -51,6 +61,6 @@ def build_schedules(jobs: list[dg.UnresolvedAssetJobDefinition]) -> list[dg.Sche
                               execution_timezone="UTC", default_status=RUNNING),
         dg.build_schedule_from_partitioned_job(by_name["events_daily"], name="events_daily_schedule",
                                                hour_of_day=1, default_status=RUNNING),
-        dg.ScheduleDefinition(name="weekly_merchant_reports", job=by_name["weekly_merchant_reports"],
-                              cron_schedule="0 6 * * 1", execution_timezone="UTC", default_status=RUNNING),
+        report_schedule("day", by_name[report_job_name("day")], "0 6 * * *"),
+        report_schedule("week", by_name[report_job_name("week")], "30 6 * * 1"),
     ]

@@ -46,8 +46,8 @@ def _loaded_since(instance: dg.DagsterInstance, partition: str, mtime: float) ->
 
 
 @dg.sensor(job_name=STOCK_REFRESH_JOB, minimum_interval_seconds=60, default_status=RUNNING,
-           description="New open low-stock alerts in the store: refresh the stock tables and publish "
-                       "(the merchant's notification follows in step 8).")
+           description="New open low-stock alerts in the store: refresh the stock tables, publish, and "
+                       "notify their merchants (once per alert opening).")
 def low_stock_alerts_sensor(context: dg.SensorEvaluationContext,
                             store: StoreResource) -> dg.RunRequest | dg.SkipReason:
     last_seen = int(context.cursor or 0)

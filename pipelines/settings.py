@@ -20,6 +20,7 @@ class PipelineSettings(BaseSettings):
     ECOM_EVENTS_START        first day of the clickstream partitions (default 2024-01-01).
     ECOM_SNAPSHOTS_KEPT      published snapshots kept on disk, newest first (default 3).
     ECOM_DBT_DIR             dbt's target (manifest, compiled SQL) and logs (default <data>/dbt).
+    ECOM_REPORTS_START       first week and day of the merchant report partitions (default 2024-01-01).
     """
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
@@ -30,6 +31,7 @@ class PipelineSettings(BaseSettings):
     events_start: str = Field(default="2024-01-01", validation_alias="ECOM_EVENTS_START")
     snapshots_kept: int = Field(default=3, ge=1, validation_alias="ECOM_SNAPSHOTS_KEPT")
     ecom_dbt_dir: Path | None = Field(default=None, validation_alias="ECOM_DBT_DIR")
+    reports_start: str = Field(default="2024-01-01", validation_alias="ECOM_REPORTS_START")
 
     @property
     def store(self) -> StoreSettings:
@@ -64,6 +66,11 @@ class PipelineSettings(BaseSettings):
     def models_dir(self) -> Path:
         """Trained models (one file per model, replaced by each training run)."""
         return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Merchant reports: <reports>/<merchant>/<weekly|daily>-<first day>.html and .pdf."""
+        return self.data_dir / "reports"
 
     @property
     def dagster_home(self) -> Path:

@@ -150,6 +150,17 @@ def enqueue(store: Store, messages: Iterable[Message]) -> list[int]:
     return store.run_write(work)
 
 
+def known_keys(store: Store, keys: Iterable[str]) -> set[str]:
+    """Which of ``keys`` are in the outbox already (whatever their state)."""
+    keys = list(keys)
+    found: set[str] = set()
+    with store.read() as session:
+        for i in range(0, len(keys), 500):
+            found |= set(session.scalars(select(Notification.dedup_key)
+                                         .where(Notification.dedup_key.in_(keys[i:i + 500]))))
+    return found
+
+
 def _claim(store: Store, notification_id: int, now: datetime) -> bool:
     """Take the message for one delivery attempt (a lease), unless another sender holds it."""
     def work(session: Session) -> bool:
