@@ -114,6 +114,26 @@ def backfill_command(start: str = typer.Option(..., "--from", help="First day, Y
     _report(run(as_json, action, render=lambda _: None), as_json)
 
 
+@app.command("backfill-reports")
+def backfill_reports_command(
+    period: str = typer.Option("week", "--period", help="week or day."),
+    start: str = typer.Option(..., "--from", help="A day in the first period, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="A day in the last period, YYYY-MM-DD."),
+    merchant: list[str] = typer.Option(None, "--merchant", help="Only these merchants (repeatable); default all."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write (again) merchants' reports for past weeks or days: one Dagster run per merchant and
+    period, from the published snapshot. Mail already sent for a period is not sent again."""
+    from pipelines.runner import backfill_reports
+
+    def action() -> dict[str, Any]:
+        first, last = _day("--from", start), _day("--to", end)
+        return _run_with_bars(as_json, lambda bars: backfill_reports(period, first, last, merchants=merchant or None,
+                                                                     progress=bars))
+
+    _report(run(as_json, action, render=lambda _: None), as_json)
+
+
 @app.command("status")
 def status_command(as_json: bool = JSON_OPTION) -> None:
     """Watermarks of every table, quarantined landing rows, and the published snapshot."""

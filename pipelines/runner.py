@@ -12,13 +12,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ops_store.db import Store
 from ops_store.errors import InvalidInput
 from ops_store.security.access import require
 from pipelines.assets_landing import competitor_files, event_days, landing_files
@@ -185,4 +186,55 @@ def backfill_events(first: date, last: date, *, progress: Progress | None = None
         outcome.phases.append(_execute(build_definitions(), "events_daily", "clickstream days", instance,
                                        _days_between(first.isoformat(), last.isoformat()), progress,
                                        tags=_range(first.isoformat(), last.isoformat())))
+    return outcome
+
+
+def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str] | None = None,
+                     progress: Progress | None = None, settings: PipelineSettings | None = None) -> PipelineResult:
+    """Write (again) the merchants' reports for every week (or day) from the one holding ``first``
+    to the one holding ``last``: one Dagster run per merchant and period, as a backfill launched
+    from the UI would make, recorded in the instance like any run."""
+    from sqlalchemy import select
+
+    from ops_store.models import Merchant
+    from pipelines.assets_reports import TIME_DIMENSION, report_job_name, sync_merchant_partitions
+    from pipelines.definitions import build_definitions
+    from pipelines.reports.periods import KINDS, period_of
+
+    require("pipeline.run")
+    settings = settings or PipelineSettings()
+    if kind not in KINDS:
+        raise InvalidInput(f"period must be one of {', '.join(KINDS)}", field="--period")
+    if last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}", field="--to")
+    start = period_of(kind, date.fromisoformat(settings.reports_start))  # type: ignore[arg-type]
+    if first < start.start:
+        raise InvalidInput(f"--from {first} is before the first report partition {start.start} (ECOM_REPORTS_START)",
+                           field="--from")
+    prepare_environment(settings)
+    store = Store(settings.store.store_url)
+    try:
+        with store.read() as session:
+            known = list(session.scalars(select(Merchant.code).order_by(Merchant.code)))
+    finally:
+        store.dispose()
+    unknown = sorted(set(merchants or []) - set(known))
+    if unknown:
+        raise InvalidInput(f"no merchant {', '.join(unknown)} in the store (`ecom merchant list`)", field="--merchant")
+    periods = []
+    period = period_of(kind, first)  # type: ignore[arg-type]
+    while period.start <= last:
+        periods.append(period)
+        period = period_of(kind, period.full_end + timedelta(days=1))  # type: ignore[arg-type]
+    defs = build_definitions()
+    outcome = PipelineResult()
+    with dg.DagsterInstance.get() as instance:
+        sync_merchant_partitions(instance, known)
+        for code in merchants or known:
+            for period in periods:
+                key = dg.MultiPartitionKey({"merchant": code, TIME_DIMENSION[kind]: period.key})
+                job = report_job_name(kind)  # type: ignore[arg-type]
+                outcome.phases.append(_execute(defs, job, f"{code} {kind} {period.key}", instance, 1, progress,
+                                               partition_key=key,
+                                               tags={"ecom/backfill": "reports"}))
     return outcome

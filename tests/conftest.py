@@ -23,6 +23,8 @@ from ops_store.migrate import upgrade
 from ops_store.models import Base
 from tests.dashboard_support import DashboardShop
 from tests.dashboard_support import dashboard_shop as build_dashboard_shop
+from tests.report_support import ReportShop
+from tests.report_support import copy_shop as copy_report_shop
 
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = [
@@ -221,3 +223,19 @@ def dashboard_env(dashboard_shop: DashboardShop, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
     return dashboard_shop
+
+
+@pytest.fixture(scope="module")
+def report_shop(dashboard_shop: DashboardShop, tmp_path_factory: pytest.TempPathFactory) -> ReportShop:
+    """A copy of the built shop for one test module that writes reports, contacts and stock."""
+    return copy_report_shop(dashboard_shop, tmp_path_factory.mktemp("reports") / "data")
+
+
+@pytest.fixture
+def report_env(report_shop: ReportShop, monkeypatch: pytest.MonkeyPatch) -> ReportShop:
+    """The pipeline's environment pointed at that copy; mail off unless a test turns it on."""
+    for key, value in report_shop.env().items():
+        monkeypatch.setenv(key, value)
+    for key in ("ECOM_WAREHOUSE_PATH", "ECOM_SMTP_HOST", "ECOM_SMTP_USER", "ECOM_SMTP_TLS"):
+        monkeypatch.delenv(key, raising=False)
+    return report_shop
