@@ -64,9 +64,10 @@ def _word(phrase: str, text: str) -> bool:
 
 
 def _schedule_requests(instance: dg.DagsterInstance, name: str, at: datetime) -> list[dg.RunRequest]:
-    schedule = build_definitions().resolve_schedule_def(name)
+    defs = build_definitions()
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                        resources={"store": StoreResource()})
+                                        resources={"store": StoreResource()}, repository_def=defs.get_repository_def())
+    schedule = defs.resolve_schedule_def(name)
     return list(schedule.evaluate_tick(context).run_requests or [])
 
 
@@ -140,7 +141,7 @@ def test_a_backfilled_week_is_the_report_the_run_on_that_week_wrote(env: ReportS
     assert pdf_text(pdf.read_bytes()) == on_the_day_pdf
     with dg.DagsterInstance.get() as instance:  # recorded in the pipeline's own instance, like any run
         event = instance.get_latest_materialization_event(dg.AssetKey(["reports", "merchant_weekly_report"]))
-    assert event.partition == f"{a}|{missed.key}"
+    assert event.asset_materialization.partition == f"{a}|{missed.key}"
 
 
 @pytest.fixture

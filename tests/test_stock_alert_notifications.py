@@ -97,8 +97,8 @@ def test_a_low_stock_alert_is_told_once_and_again_when_it_reopens(report_env: Re
         merchant_id, code = con.execute("SELECT merchant_id, merchant_code FROM marts.dim_merchants "
                                         "ORDER BY merchant_code LIMIT 1").fetchone()
     product = _candidate(env, merchant_id)
-    job = build_definitions().resolve_job_def("stock_refresh")
     with webhook_receiver() as receiver, smtp_server() as box, dg.instance_for_test() as instance:
+        job = build_definitions().resolve_job_def("stock_refresh")
         monkeypatch.setenv("ECOM_SMTP_HOST", box.host)
         monkeypatch.setenv("ECOM_SMTP_PORT", str(box.port))
         _, cursor = _evaluate(instance, None)  # whatever was open before the test is behind the cursor
