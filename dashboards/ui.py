@@ -51,14 +51,14 @@ def money_format(currency: str | None) -> str:
     return get_currency_symbol(currency, locale=i18n.locale()).replace("%", "%%") + "%.2f"
 
 
-def money_label(key: str, currency: str | None) -> str:
+def money_label(label: str, currency: str | None) -> str:
     """A column or axis title with the currency code, when one currency is in view."""
-    return f"{T(key)} ({currency})" if currency else T(key)
+    return f"{label} ({currency})" if currency else label
 
 
-def number(key: str, fmt: str) -> Any:
-    """A numeric table column titled in the user's language."""
-    return st.column_config.NumberColumn(T(key), format=fmt)
+def number(label: str, fmt: str) -> Any:
+    """A numeric table column with its (translated) title."""
+    return st.column_config.NumberColumn(label, format=fmt)
 
 
 def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:

@@ -163,8 +163,8 @@ def _position(f: data.Filters, currency: str | None) -> None:
         "on_hand": st.column_config.NumberColumn(T("on_hand"), format="%d"),
         "reserved": st.column_config.NumberColumn(T("reserved"), format="%d"),
         "available": st.column_config.NumberColumn(T("available"), format="%d"),
-        "avg_unit_cost": st.column_config.NumberColumn(ui.money_label("avg_unit_cost", currency), format="%.4f"),
-        "stock_value": st.column_config.NumberColumn(ui.money_label("stock_value", currency), format="%.2f"),
+        "avg_unit_cost": st.column_config.NumberColumn(ui.money_label(T("avg_unit_cost"), currency), format="%.4f"),
+        "stock_value": st.column_config.NumberColumn(ui.money_label(T("stock_value"), currency), format="%.2f"),
         "is_stock_out": st.column_config.CheckboxColumn(T("stock_out"))})
 
 
@@ -214,7 +214,8 @@ def _alerts(f: data.Filters, currency: str | None) -> None:
         "is_below_safety_stock": st.column_config.CheckboxColumn(T("below_safety")),
         "lead_time_days": st.column_config.NumberColumn(T("lead_time"), format="%d"),
         "suggested_qty": st.column_config.NumberColumn(T("suggested_qty"), format="%d"),
-        "suggested_value": st.column_config.NumberColumn(ui.money_label("suggested_value", currency), format="%.2f")})
+        "suggested_value": st.column_config.NumberColumn(ui.money_label(T("suggested_value"), currency),
+                                                         format="%.2f")})
 
 
 # --- turnover and days of inventory -----------------------------------------------------------------
@@ -310,13 +311,13 @@ def _turnover(f: data.Filters, currency: str | None) -> None:
         "abc_class": st.column_config.TextColumn(T("abc")),
         "xyz_class": st.column_config.TextColumn(T("xyz")),
         "units_sold": st.column_config.NumberColumn(T("units_sold"), format="%d"),
-        "cogs": st.column_config.NumberColumn(ui.money_label("cogs", currency), format="%.2f"),
-        "avg_stock_value": st.column_config.NumberColumn(ui.money_label("avg_stock_value", currency), format="%.2f"),
+        "cogs": st.column_config.NumberColumn(ui.money_label(T("cogs"), currency), format="%.2f"),
+        "avg_stock_value": st.column_config.NumberColumn(ui.money_label(T("avg_stock_value"), currency), format="%.2f"),
         "turnover_ratio": st.column_config.NumberColumn(T("turnover_ratio"), format="%.2f"),
         "days_of_inventory": st.column_config.NumberColumn(T("dio"), format="%.1f", help=T("dio_help")),
         "sell_through_rate": st.column_config.NumberColumn(T("sell_through"), format="percent"),
         "stock_out_days": st.column_config.NumberColumn(T("stock_out_days"), format="%d"),
-        "holding_cost": st.column_config.NumberColumn(ui.money_label("holding_cost", currency), format="%.2f")})
+        "holding_cost": st.column_config.NumberColumn(ui.money_label(T("holding_cost"), currency), format="%.2f")})
 
 
 # --- ABC / XYZ matrix -------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def _matrix(f: data.Filters, currency: str | None) -> None:
     grid["products"] = grid["products"].astype(int)
     measure = st.radio(T("measure"), ["products", "revenue"], key="inventory_matrix_measure", horizontal=True,
                        format_func=lambda k: T("products") if k == "products" else T("revenue_28d"))
-    title = T("products") if measure == "products" else ui.money_label("revenue_28d", currency)
+    title = T("products") if measure == "products" else ui.money_label(T("revenue_28d"), currency)
     grid["label"] = [i18n.number(v) if measure == "products" else i18n.money(v, currency) for v in grid[measure]]
     base = alt.Chart(grid).encode(
         x=alt.X("xyz_class:O", title=T("xyz"), sort=list(VARIABILITY)),
@@ -365,7 +366,7 @@ def _matrix(f: data.Filters, currency: str | None) -> None:
     ui.table(grid.drop(columns=["label"]), "abc_xyz_matrix", column_config={
         "abc_class": st.column_config.TextColumn(T("abc")), "xyz_class": st.column_config.TextColumn(T("xyz")),
         "products": st.column_config.NumberColumn(T("products"), format="%d"),
-        "revenue": st.column_config.NumberColumn(ui.money_label("revenue_28d", currency), format="%.2f")})
+        "revenue": st.column_config.NumberColumn(ui.money_label(T("revenue_28d"), currency), format="%.2f")})
 
 
 # --- stock-out history ------------------------------------------------------------------------------
@@ -455,8 +456,8 @@ def _variances(f: data.Filters, currency: str | None) -> None:
         "expected_qty": st.column_config.NumberColumn(T("expected"), format="%d"),
         "counted_qty": st.column_config.NumberColumn(T("counted"), format="%d"),
         "variance_qty": st.column_config.NumberColumn(T("variance_qty"), format="%d"),
-        "unit_cost": st.column_config.NumberColumn(ui.money_label("unit_cost", currency), format="%.4f"),
-        "variance_value": st.column_config.NumberColumn(ui.money_label("variance_value", currency), format="%.2f"),
+        "unit_cost": st.column_config.NumberColumn(ui.money_label(T("unit_cost"), currency), format="%.4f"),
+        "variance_value": st.column_config.NumberColumn(ui.money_label(T("variance_value"), currency), format="%.2f"),
         "variance_reason": st.column_config.TextColumn(T("reason"))})
 
 

@@ -167,17 +167,18 @@ def _campaigns(f: data.Filters) -> None:
         "merchant": st.column_config.TextColumn(T("merchant")),
         "contact_channel": st.column_config.TextColumn(T("contact_channel")),
         "starts_on": st.column_config.DateColumn(T("starts_on")), "ends_on": st.column_config.DateColumn(T("ends_on")),
-        "contacted_customers": ui.number("contacted_customers", "%d"),
-        "control_customers": ui.number("control_customers", "%d"),
+        "contacted_customers": ui.number(T("contacted_customers"), "%d"),
+        "control_customers": ui.number(T("control_customers"), "%d"),
         "is_uplift_ci_reliable": st.column_config.CheckboxColumn(T("is_uplift_ci_reliable")),
-        "return_on_spend": ui.number("return_on_spend", "percent"), "roas": ui.number("roas", "%.2f"),
-        "attributed_orders": ui.number("attributed_orders", "%d"), "new_customers": ui.number("new_customers", "%d"),
+        "return_on_spend": ui.number(T("return_on_spend"), "percent"), "roas": ui.number(T("roas"), "%.2f"),
+        "attributed_orders": ui.number(T("attributed_orders"), "%d"),
+        "new_customers": ui.number(T("new_customers"), "%d"),
         "currency": st.column_config.TextColumn(T("currency")),
     }
     for key in ("contacted_conversion_rate", "control_conversion_rate", "uplift", "uplift_ci_low", "uplift_ci_high"):
-        config[key] = ui.number(key, "percent")
+        config[key] = ui.number(T(key), "percent")
     for key in ("incremental_revenue", "incremental_gross_margin", "spend", "attributed_revenue"):
-        config[key] = ui.number(key, money_format)
+        config[key] = ui.number(T(key), money_format)
     ui.table(frame, "campaign_results", column_config=config)
 
 
@@ -261,12 +262,12 @@ def _price_index(f: data.Filters) -> None:
     config = {"sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),
               "category": st.column_config.TextColumn(T("category")),
-              "price_index": ui.number("index", "%.1f"), "price_gap": ui.number("price_gap", "percent"),
-              "competitor_count": ui.number("competitor_count", "%d"),
-              "competitors_on_promo": ui.number("competitors_on_promo", "%d"),
+              "price_index": ui.number(T("index"), "%.1f"), "price_gap": ui.number(T("price_gap"), "percent"),
+              "competitor_count": ui.number(T("competitor_count"), "%d"),
+              "competitors_on_promo": ui.number(T("competitors_on_promo"), "%d"),
               "currency": st.column_config.TextColumn(T("currency"))}
     for key in ("our_price", "competitor_min_price", "competitor_median_price"):
-        config[key] = ui.number(key, money_format)
+        config[key] = ui.number(T(key), money_format)
     ui.table(shown, "undercut_products", column_config=config)
 
 
@@ -324,8 +325,8 @@ def _funnel(f: data.Filters) -> None:
             tooltip=[alt.Tooltip(f"{by}:N", title=T(by)), alt.Tooltip("step:N", title=T("step")),
                      alt.Tooltip("conversion:Q", format=".1%", title=T("conversion"))]))
         config: dict[str, Any] = {by: st.column_config.TextColumn(T(by))}
-        config.update({s: ui.number(s, "%d") for s in STEPS})
-        config.update({r: ui.number(r, "percent") for r in (*RATES, "overall_conversion")})
+        config.update({s: ui.number(T(s), "%d") for s in STEPS})
+        config.update({r: ui.number(T(r), "percent") for r in (*RATES, "overall_conversion")})
         ui.table(frame, f"funnel_by_{by}", column_config=config)
 
 

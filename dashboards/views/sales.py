@@ -140,9 +140,9 @@ def _ranking_config(currency: str | None) -> dict[str, Any]:
         "category": st.column_config.TextColumn(T("category")),
         "merchant_code": st.column_config.TextColumn(T("merchant")),
         "units": st.column_config.NumberColumn(T("units"), format="%d"),
-        "net_revenue": st.column_config.NumberColumn(ui.money_label("net_revenue", currency), format=money),
+        "net_revenue": st.column_config.NumberColumn(ui.money_label(T("net_revenue"), currency), format=money),
         "prev_units": st.column_config.NumberColumn(T("prev_units"), format="%d"),
-        "prev_net_revenue": st.column_config.NumberColumn(ui.money_label("prev_net_revenue", currency),
+        "prev_net_revenue": st.column_config.NumberColumn(ui.money_label(T("prev_net_revenue"), currency),
                                                           format=money),
         "units_growth": st.column_config.NumberColumn(T("units_growth"), format="percent"),
         "revenue_growth": st.column_config.NumberColumn(T("revenue_growth"), format="percent"),
@@ -219,7 +219,7 @@ def _trend(f: data.Filters, dimension: str, currency: str | None) -> None:
     label = T(dimension)
     ui.chart(alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("week:T", title=T("week")),
-        y=alt.Y("net_revenue:Q", title=ui.money_label("net_revenue", currency)),
+        y=alt.Y("net_revenue:Q", title=ui.money_label(T("net_revenue"), currency)),
         color=alt.Color("value:N", title=label),
         tooltip=[alt.Tooltip("week:T", title=T("week")), alt.Tooltip("value:N", title=label),
                  alt.Tooltip("net_revenue:Q", title=T("net_revenue"), format=",.2f"),
@@ -227,7 +227,7 @@ def _trend(f: data.Filters, dimension: str, currency: str | None) -> None:
     ui.table(frame, f"weekly_net_revenue_by_{dimension}", column_config={
         "week": st.column_config.DateColumn(T("week")),
         "value": st.column_config.TextColumn(label),
-        "net_revenue": st.column_config.NumberColumn(ui.money_label("net_revenue", currency), format="%.2f"),
+        "net_revenue": st.column_config.NumberColumn(ui.money_label(T("net_revenue"), currency), format="%.2f"),
         "units": st.column_config.NumberColumn(T("units"), format="%d")})
 
 
@@ -285,7 +285,7 @@ def _stock(f: data.Filters, currency: str | None) -> None:
         "category": st.column_config.TextColumn(T("category")),
         "merchant_code": st.column_config.TextColumn(T("merchant")),
         "on_hand": st.column_config.NumberColumn(T("on_hand"), format="%d"),
-        "stock_value": st.column_config.NumberColumn(ui.money_label("stock_value", currency), format="%.2f"),
+        "stock_value": st.column_config.NumberColumn(ui.money_label(T("stock_value"), currency), format="%.2f"),
         "last_sold": st.column_config.DateColumn(T("last_sold")),
         "days_since": st.column_config.NumberColumn(T("days_since"), format="%d")})
 

@@ -177,10 +177,10 @@ def _delivery(f: data.Filters) -> None:
     ui.table(carriers, "delivery_by_carrier", column_config={
         "carrier_name": st.column_config.TextColumn(T("carrier")),
         "carrier_code": st.column_config.TextColumn(T("carrier_code")),
-        "shipments": ui.number("shipments", "%d"), "delivered": ui.number("delivered", "%d"),
-        "on_time_rate": ui.number("on_time_rate", "percent"),
-        "avg_delivery_days": ui.number("avg_delivery_days", "%.2f"),
-        "exceptions": ui.number("exceptions", "%d"), "exception_rate": ui.number("exception_rate", "percent")})
+        "shipments": ui.number(T("shipments"), "%d"), "delivered": ui.number(T("delivered"), "%d"),
+        "on_time_rate": ui.number(T("on_time_rate"), "percent"),
+        "avg_delivery_days": ui.number(T("avg_delivery_days"), "%.2f"),
+        "exceptions": ui.number(T("exceptions"), "%d"), "exception_rate": ui.number(T("exception_rate"), "percent")})
 
 
 # --- returns ---------------------------------------------------------------------------------------------------
@@ -253,9 +253,10 @@ def _returns(f: data.Filters) -> None:
     money_format = ui.money_format(currency)
     common = {"reason": st.column_config.TextColumn(T("reason")), "sku": st.column_config.TextColumn(T("sku")),
               "product_name": st.column_config.TextColumn(T("product_name")),
-              "category": st.column_config.TextColumn(T("category")), "units_sold": ui.number("units_sold", "%d"),
-              "units_returned": ui.number("units_returned", "%d"), "return_rate": ui.number("return_rate", "percent"),
-              "refunded_value": ui.number("refunded_value", money_format),
+              "category": st.column_config.TextColumn(T("category")), "units_sold": ui.number(T("units_sold"), "%d"),
+              "units_returned": ui.number(T("units_returned"), "%d"),
+              "return_rate": ui.number(T("return_rate"), "percent"),
+              "refunded_value": ui.number(T("refunded_value"), money_format),
               "currency": st.column_config.TextColumn(T("currency"))}
     left, right = st.columns(2)
     for column, by in ((left, "reason"), (right, "category")):
@@ -340,14 +341,15 @@ def _support(f: data.Filters) -> None:
     ui.chart(alt.layer(bars, lines).resolve_scale(y="independent"))
     config = {"priority": st.column_config.TextColumn(T("priority")),
               "ticket_category": st.column_config.TextColumn(T("ticket_category")),
-              "tickets": ui.number("tickets", "%d"), "responded_tickets": ui.number("responded_tickets", "%d"),
-              "resolved_tickets": ui.number("resolved_tickets", "%d"),
-              "rated_tickets": ui.number("rated_tickets", "%d"),
-              "first_response_breach_rate": ui.number("first_response_breach_rate", "percent"),
-              "resolution_breach_rate": ui.number("resolution_breach_rate", "percent"),
-              "avg_first_response_hours": ui.number("avg_first_response_hours", "%.1f"),
-              "avg_resolution_hours": ui.number("avg_resolution_hours", "%.1f"),
-              "csat_rate": ui.number("csat_rate", "percent"), "avg_satisfaction": ui.number("avg_satisfaction", "%.2f")}
+              "tickets": ui.number(T("tickets"), "%d"), "responded_tickets": ui.number(T("responded_tickets"), "%d"),
+              "resolved_tickets": ui.number(T("resolved_tickets"), "%d"),
+              "rated_tickets": ui.number(T("rated_tickets"), "%d"),
+              "first_response_breach_rate": ui.number(T("first_response_breach_rate"), "percent"),
+              "resolution_breach_rate": ui.number(T("resolution_breach_rate"), "percent"),
+              "avg_first_response_hours": ui.number(T("avg_first_response_hours"), "%.1f"),
+              "avg_resolution_hours": ui.number(T("avg_resolution_hours"), "%.1f"),
+              "csat_rate": ui.number(T("csat_rate"), "percent"),
+              "avg_satisfaction": ui.number(T("avg_satisfaction"), "%.2f")}
     left, right = st.columns(2)
     for column, by, name in ((left, "priority", "by_priority"), (right, "category", "by_ticket_category")):
         with column:
@@ -428,12 +430,12 @@ def _loyalty(f: data.Filters) -> None:
     money_format = ui.money_format(currency)
     ui.table(frame, "loyalty_by_month_and_tier", column_config={
         "month_start": st.column_config.DateColumn(T("month")), "tier": st.column_config.TextColumn(T("tier")),
-        "members": ui.number("members", "%d"), "members_with_points": ui.number("members_with_points", "%d"),
-        "points_issued": ui.number("points_issued", "%d"), "points_redeemed": ui.number("points_redeemed", "%d"),
-        "points_expired": ui.number("points_expired", "%d"),
-        "points_outstanding": ui.number("points_outstanding", "%d"),
-        "point_value": ui.number("point_value", money_format.replace("%.2f", "%.4f")),
-        "points_liability": ui.number("points_liability", money_format)})
+        "members": ui.number(T("members"), "%d"), "members_with_points": ui.number(T("members_with_points"), "%d"),
+        "points_issued": ui.number(T("points_issued"), "%d"), "points_redeemed": ui.number(T("points_redeemed"), "%d"),
+        "points_expired": ui.number(T("points_expired"), "%d"),
+        "points_outstanding": ui.number(T("points_outstanding"), "%d"),
+        "point_value": ui.number(T("point_value"), money_format.replace("%.2f", "%.4f")),
+        "points_liability": ui.number(T("points_liability"), money_format)})
 
 
 def render() -> None:
