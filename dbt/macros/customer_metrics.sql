@@ -9,6 +9,8 @@
     as-of day (as_of_day()) and the latest order month that ends the cohort grid are the
     warehouse's, the same for every partition: they date the figures, they are not measures.
     With partition_by=[] the SQL is the portal-wide marts' as they were before the split.
+    customer_rfm_sql can also be evaluated at several as-of days in one query (as_of_days, each day
+    ranked on its own): merchant_segment_movement compares the segments of consecutive Mondays.
 -#}
 
 {#- "o.a, o.b, " for the partition columns (alias optional); "" when there are none. -#}
@@ -31,40 +33,64 @@
     RFM per customer (per partition x customer) as of a day (METRICS: Customers / RFM and RFM
     segments). Only orders not cancelled and placed before the as-of day count; customers without
     one are left out.
+    as_of_days: optional SQL select whose column as_of_on lists the as-of days (dates) to evaluate
+    at, all in one query (merchant_segment_movement: 27 Mondays). Each as-of day is one more
+    partition: its customers are counted, ranked and segmented on their own, exactly as with the
+    var as_of set to that day, and as_of_on tells the rows apart. Left out (none), the only as-of
+    day is as_of_day() (customer_rfm, merchant_customer_rfm).
 -#}
-{% macro customer_rfm_sql(partition_by=[]) -%}
+{% macro customer_rfm_sql(partition_by=[], as_of_days=none) -%}
 {%- set keys = [partition_by] if partition_by is string else partition_by | list -%}
+{#- the partitions of the rankings: the partition columns and the as-of day -#}
+{%- set ranked_by = keys + ['as_of_on'] -%}
 with as_of as (
+{%- if as_of_days is none %}
     select {{ as_of_day() }} as as_of_on
+{%- else %}
+    select distinct cast(as_of_on as date) as as_of_on
+    from ({{ as_of_days }}) as as_of_days
+{%- endif %}
 ),
-counted_orders as (
-    select {{ customer_metrics_keys(keys, 'o') }}o.customer_id, o.order_id, o.placed_on, o.net_revenue
+-- orders not cancelled, per partition x customer x the first as-of day after the order day (the
+-- order counts as of that day and every later one; an order on or after the last as-of day counts
+-- nowhere). With many as-of days that is far less to add up than every order x every as-of day
+-- after it. fct_orders has one row per order (order_id unique), so the distinct orders of a
+-- customer's groups add up to the customer's distinct orders.
+order_groups as (
+    select
+        {{ customer_metrics_keys(keys, 'o') }}o.customer_id,
+        a.as_of_on as first_as_of_on,
+        min(o.placed_on) as first_order_on,
+        max(o.placed_on) as last_order_on,
+        count(distinct o.order_id) as frequency,
+        sum(o.net_revenue) as monetary
     from {{ ref('fct_orders') }} as o
-    cross join as_of as a
+    asof join as_of as a on o.placed_on < a.as_of_on
     where not o.is_cancelled
-      and o.placed_on < a.as_of_on
+    group by {{ customer_metrics_keys(keys, 'o') }}o.customer_id, a.as_of_on
 ),
 customer_orders as (
     select
-        {{ customer_metrics_keys(keys) }}customer_id,
-        min(placed_on) as first_order_on,
-        max(placed_on) as last_order_on,
-        count(distinct order_id) as frequency,
-        sum(net_revenue) as monetary
-    from counted_orders
-    group by {{ customer_metrics_keys(keys) }}customer_id
+        {{ customer_metrics_keys(keys, 'g') }}g.customer_id,
+        a.as_of_on,
+        min(g.first_order_on) as first_order_on,
+        max(g.last_order_on) as last_order_on,
+        sum(g.frequency) as frequency,
+        sum(g.monetary) as monetary
+    from order_groups as g
+    join as_of as a on g.first_as_of_on <= a.as_of_on
+    group by {{ customer_metrics_keys(keys, 'g') }}g.customer_id, a.as_of_on
 ),
 measured as (
     select
         {{ customer_metrics_keys(keys, 'c') }}c.customer_id,
         c.first_order_on,
         c.last_order_on,
-        {{ dbt.datediff('c.last_order_on', 'a.as_of_on', 'day') }} as recency_days,
+        {{ dbt.datediff('c.last_order_on', 'c.as_of_on', 'day') }} as recency_days,
         c.frequency,
         c.monetary,
-        a.as_of_on
+        c.as_of_on
     from customer_orders as c
-    cross join as_of as a
 ),
 -- ntile(5) numbers the customers (of the partition) from worst to best, so the last fifth (the
 -- best) scores 5. Ties: among equal values the lower customer_id counts as better (it sorts later
@@ -73,9 +99,9 @@ measured as (
 scored as (
     select
         *,
-        ntile(5) over ({{ customer_metrics_window(keys) }}order by recency_days desc, customer_id desc) as r_score,
-        ntile(5) over ({{ customer_metrics_window(keys) }}order by frequency asc, customer_id desc) as f_score,
-        ntile(5) over ({{ customer_metrics_window(keys) }}order by monetary asc, customer_id desc) as m_score
+        ntile(5) over ({{ customer_metrics_window(ranked_by) }}order by recency_days desc, customer_id desc) as r_score,
+        ntile(5) over ({{ customer_metrics_window(ranked_by) }}order by frequency asc, customer_id desc) as f_score,
+        ntile(5) over ({{ customer_metrics_window(ranked_by) }}order by monetary asc, customer_id desc) as m_score
     from measured
 ),
 -- The METRICS.md segment table as ranges of R and F. The ranges partition the 5 x 5 grid: a gap
@@ -94,6 +120,14 @@ segment_rules as (
             ('Cannot lose them', 1, 2, 5, 5),
             ('Hibernating', 1, 2, 1, 2)
     ) as t (segment, r_from, r_to, f_from, f_to)
+),
+-- the rules as the cells of the 5 x 5 grid they cover, joined to the scores by equality (faster than
+-- the ranges on many rows; the same matches)
+segment_cells as (
+    select r.r_score, f.f_score, s.segment
+    from segment_rules as s
+    join range(1, 6) as r (r_score) on r.r_score between s.r_from and s.r_to
+    join range(1, 6) as f (f_score) on f.f_score between s.f_from and s.f_to
 )
 select
     {{ customer_metrics_keys(keys, 's') }}s.customer_id,
@@ -109,9 +143,9 @@ select
     r.segment as rfm_segment,
     s.as_of_on
 from scored as s
-left join segment_rules as r
-    on s.r_score between r.r_from and r.r_to
-   and s.f_score between r.f_from and r.f_to
+left join segment_cells as r
+    on r.r_score = s.r_score
+   and r.f_score = s.f_score
 left join {{ ref('dim_customers') }} as d on d.customer_id = s.customer_id
 {%- endmacro %}
 

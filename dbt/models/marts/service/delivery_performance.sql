@@ -1,41 +1,18 @@
 {{ config(contract={"enforced": true}) }}
 -- Carrier x week of shipping. Every figure belongs to the shipments handed to the carrier that
--- week (week of shipped_at), whenever they were delivered: a shipment is counted once.
-with shipments as (
+-- week (week of shipped_at), whenever they were delivered: a shipment is counted once. The
+-- per-shipment facts are int_shipments_tracked's (shared with merchant_delivery_daily).
+with shipment_facts as (
     select
-        shipment_id,
         carrier_id,
-        status,
-        promised_on,
-        shipped_at,
-        delivered_at,
-        -- a shipment not yet picked up has no shipped_at; it belongs to the week it was created
-        cast({{ dbt.date_trunc('week', 'coalesce(shipped_at, created_at)') }} as date) as week_start
-    from {{ ref('stg_store__shipments') }}
-),
-
--- tracking statuses: label_created, picked_up, in_transit, out_for_delivery, delivered, exception;
--- 'exception' (e.g. "delayed in the carrier's network") is the only exception-like one
-exception_events as (
-    select shipment_id, count(*) as exception_events
-    from {{ ref('stg_store__tracking_events') }}
-    where status = 'exception'
-    group by shipment_id
-),
-
-shipment_facts as (
-    select
-        s.carrier_id,
-        s.week_start,
-        s.shipment_id,
-        s.delivered_at is not null as is_delivered,
-        -- on time: delivered (UTC day) on or before the promised day
-        s.delivered_at is not null and cast(s.delivered_at as date) <= s.promised_on as is_on_time,
-        case when s.delivered_at is not null and s.shipped_at is not null
-             then {{ dbt.datediff('s.shipped_at', 's.delivered_at', 'second') }} / 86400.0 end as delivery_days,
-        coalesce(e.exception_events, 0) as exception_events
-    from shipments as s
-    left join exception_events as e on e.shipment_id = s.shipment_id
+        -- the week of the day handed to the carrier (shipped_at, created_at while not yet picked up)
+        cast({{ dbt.date_trunc('week', 'handed_on') }} as date) as week_start,
+        shipment_id,
+        is_delivered,
+        is_on_time,
+        delivery_days,
+        exception_events
+    from {{ ref('int_shipments_tracked') }}
 )
 
 select
