@@ -49,6 +49,7 @@ class Figures:
     reorder: list[dict[str, Any]] | None = None
     forecast: list[dict[str, Any]] | None = None
     segments: list[dict[str, Any]] | None = None
+    segments_kept_from: date | None = None
     campaigns: list[dict[str, Any]] | None = None
     returns: dict[str, Any] | None = None
     delivery: dict[str, Any] | None = None
@@ -237,8 +238,9 @@ def forecast(con: duckdb.DuckDBPyConnection, merchant_id: int) -> list[dict] | N
 
 
 def segment_movement(con: duckdb.DuckDBPyConnection, merchant_id: int, period: Period) -> list[dict] | None:
-    """Customers per RFM segment at the start of the period's week and a week later, with the
-    largest flows between segments (weekly reports only)."""
+    """Customers moving between RFM segments from the start of the report's week to its end
+    (weekly reports only; the mart keeps the last 26 weeks: older weeks give an empty list and
+    ``Figures.segments_kept_from`` says from when)."""
     if period.kind != "week" or not has(con, "marts.merchant_segment_movement"):
         return None
     return _rows(con, """
@@ -247,6 +249,12 @@ def segment_movement(con: duckdb.DuckDBPyConnection, merchant_id: int, period: P
         WHERE merchant_id = ? AND week_start = ?
         GROUP BY ALL ORDER BY customers DESC, from_segment, to_segment""",
         [merchant_id, period.start + timedelta(days=7)])
+
+
+def segments_kept_from(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The first week whose segment movement the mart holds."""
+    row = con.execute("SELECT min(week_start) - 7 FROM marts.merchant_segment_movement").fetchone()
+    return row[0] if row else None
 
 
 def campaigns(con: duckdb.DuckDBPyConnection, merchant_id: int, period: Period) -> list[dict] | None:
@@ -337,6 +345,8 @@ def gather(con: duckdb.DuckDBPyConnection, code: str, period: Period) -> Figures
     figures.reorder = reorder_suggestions(con, m.merchant_id)
     figures.forecast = forecast(con, m.merchant_id)
     figures.segments = segment_movement(con, m.merchant_id, period)
+    if figures.segments == []:
+        figures.segments_kept_from = segments_kept_from(con)
     figures.campaigns = campaigns(con, m.merchant_id, period)
     figures.returns = returns(con, m.merchant_id, period)
     figures.delivery = delivery(con, m.merchant_id, period)

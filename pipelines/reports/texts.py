@@ -68,6 +68,8 @@ WORDS: dict[str, dict[str, str]] = {
     "segments": {"en": "Customer segment movement", "zh": "客户分群变化"},
     "segments_note": {"en": "Customers by RFM segment at the start of the week and at its end.",
                       "zh": "按 RFM 分群统计的客户：周初与周末。"},
+    "segments_kept": {"en": "Segment movement is kept for the last 26 weeks (from the week of {day}).",
+                      "zh": "分群变化仅保留最近 26 周（自 {day} 当周起）。"},
     "from_segment": {"en": "From", "zh": "原分群"},
     "to_segment": {"en": "To", "zh": "新分群"},
     "customers": {"en": "Customers", "zh": "客户数"},
