@@ -33,7 +33,7 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write one merchant's report and print the paths of its HTML and PDF files."""
-    from pipelines.publish import NoSnapshot, current_snapshot, open_snapshot
+    from pipelines.publish import NoSnapshot, current_snapshot
     from pipelines.reports import content
     from pipelines.reports.periods import KINDS, period_of
     from pipelines.reports.produce import mail, produce
@@ -45,11 +45,7 @@ def report(
         try:
             current_snapshot()
             if day is None:
-                con = open_snapshot()
-                try:
-                    day = content.data_through(con)
-                finally:
-                    con.close()
+                day = content.latest_day()
                 if day is None:
                     raise NotFound("the warehouse has no orders yet: run `ecom pipeline run` after the first orders",
                                    field="as_of")

@@ -14,7 +14,9 @@ from typing import Any
 
 import duckdb
 
+from pipelines.publish import open_snapshot
 from pipelines.reports.periods import Period
+from pipelines.settings import PipelineSettings
 
 TOP = 10
 
@@ -97,6 +99,15 @@ def data_through(con: duckdb.DuckDBPyConnection) -> date | None:
     """The latest order day in the warehouse: the outlook sections are as of this day."""
     row = con.execute("SELECT max(placed_on) FROM marts.fct_orders").fetchone()
     return row[0] if row else None
+
+
+def latest_day(settings: PipelineSettings | None = None) -> date | None:
+    """data_through() of the published snapshot (raises NoSnapshot before the first build)."""
+    con = open_snapshot(settings)
+    try:
+        return data_through(con)
+    finally:
+        con.close()
 
 
 # --- sales ---------------------------------------------------------------------------------------------
