@@ -190,3 +190,16 @@ def test_webhooks_are_signed_with_the_merchants_secret(shop) -> None:
     assert json.loads(request["body"]) == {"sku": "SKU-1"}
     assert request["headers"]["Ecom-Event-Id"] == "stock_alert:1:webhook"
     assert _rows(shop.store)[0].attempts == 2
+
+
+def test_the_cli_sets_contacts_and_lists_the_outbox(shop, cli_invoke) -> None:
+    from ops_store.cli.catalog import merchant_app
+
+    set_up = cli_invoke(merchant_app, "notify", "M1", "--email", "ops@shop.example", "--webhook-url",
+                        "https://hooks.shop.example/stock", "--locale", "zh")
+    assert set_up["webhook_secret"].startswith("whsec_") and set_up["locale"] == "zh"
+    refused = cli_invoke(merchant_app, "notify", "M1", "--webhook-url", "javascript:alert(1)", ok=False)
+    assert refused["error"]["field"] == "webhook_url"
+    notifications.enqueue(shop.store, [_message(shop)])
+    listed = cli_invoke(merchant_app, "outbox", "--status", "pending")
+    assert [(r["merchant"], r["channel"], r["status"]) for r in listed] == [("M1", "webhook", "pending")]
