@@ -35,7 +35,7 @@ def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console, 
             report = produce(store, code, week)
             now = report.figures.sales["now"] or {}
             console.print(f"  {code}: {report.pdf} (net revenue {report.say.money(now.get('net_revenue'))}, "
-                          f"{now.get('orders')} orders)")
+                          f"{now.get('orders')} orders)", soft_wrap=True)
     finally:
         store.dispose()
         if previous is None:
