@@ -122,9 +122,10 @@ def screenshot(page: Page, path: Path) -> None:
     page.set_viewport_size(size)
 
 
-def artifacts_dir() -> Path:
-    """Where tests write screenshots (git-ignored data folder unless ECOM_TEST_ARTIFACTS says)."""
+def artifacts_dir(kind: str = "screenshots") -> Path:
+    """Where tests write screenshots and sample reports (git-ignored data folder unless
+    ECOM_TEST_ARTIFACTS says)."""
     default = Path(__file__).resolve().parents[1] / "data" / "test-artifacts"
-    folder = Path(os.environ.get("ECOM_TEST_ARTIFACTS", default)) / "screenshots"
+    folder = Path(os.environ.get("ECOM_TEST_ARTIFACTS", default)) / kind
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -52,5 +52,15 @@ def copy_shop(shop: DashboardShop, target: Path) -> ReportShop:
     return ReportShop(target, f"sqlite:///{target / 'store.sqlite'}")
 
 
+def keep(*paths: Path, tag: str = "") -> None:
+    """Copy report files the tests wrote to the test run's artifacts folder, for people to open
+    (named <merchant>-<file>, with ``tag`` before the extension)."""
+    from tests.browser_support import artifacts_dir
+
+    folder = artifacts_dir("reports")
+    for path in paths:
+        shutil.copy(path, folder / f"{path.parent.name}-{path.stem}{tag}{path.suffix}")
+
+
 def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)

@@ -19,7 +19,7 @@ from pipelines.definitions import build_definitions
 from pipelines.reports.periods import Period, last_complete, period_of
 from pipelines.resources import StoreResource
 from tests.messaging_support import smtp_server
-from tests.report_support import ReportShop, pdf_text
+from tests.report_support import ReportShop, keep, pdf_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("reports")]
 
@@ -115,6 +115,7 @@ def test_the_weekly_schedule_mails_each_merchant_its_own_report(env: ReportShop,
     for code in (a, b):
         folder = env.data_dir / "reports" / code
         assert sorted(p.name for p in folder.iterdir()) == [f"weekly-{week.key}.html", f"weekly-{week.key}.pdf"]
+        keep(*folder.iterdir())
     sent = notifications.outbox(store, status="sent")
     assert sorted(r["target"] for r in sent) == ["reports@a.example", "reports@b.example"]
 
@@ -171,6 +172,7 @@ def test_ecom_report_prints_its_files_and_says_what_is_wrong(env: ReportShop, cl
     assert Path(printed["pdf"]) == env.data_dir / "reports" / a / f"daily-{day.isoformat()}.pdf"
     text = " ".join(pdf_text(Path(printed["pdf"]).read_bytes()).split())
     assert "Daily report" in text and "Campaigns" not in text  # the daily one keeps to the essentials
+    keep(Path(printed["pdf"]))
 
     partial = cli_runner.invoke(app, ["--merchant", a, "--as-of", day.isoformat(), "--json"])
     assert partial.exit_code == 0, partial.output
@@ -198,4 +200,5 @@ def test_a_chinese_merchant_reads_its_report_in_chinese(env: ReportShop) -> None
     assert "周报" in text and "畅销商品" in text and "库存与补货" in text
     assert format_currency(revenue, currency, locale="zh_Hans_CN") in text
     assert 'lang="zh-Hans"' in report.html.read_text()
+    keep(report.pdf, report.html, tag="-zh")
     notifications.set_contacts(store, b, locale="en")

@@ -73,7 +73,9 @@ def forecast_band(rows: list[dict[str, Any]], say: Speaker) -> str:
     frame = pd.DataFrame([{"week": say.day(r["first_on"], "d MMM" if say.lang == "en" else "M月d日"), "order": i,
                            "p10": r["p10"], "p50": r["p50"], "p90": r["p90"]} for i, r in enumerate(rows)])
     x = alt.X("week:N", sort=alt.SortField("order"), title=say("week"), axis=alt.Axis(labelAngle=0))
+    # the scale must reach the band's top (y2 alone does not widen the domain)
+    scale = alt.Scale(domain=[0, max(float(frame["p90"].max()), 1.0) * 1.05], nice=True)
     band = alt.Chart(frame).mark_area(opacity=0.25, color=COLOURS[0]).encode(
-        x=x, y=alt.Y("p10:Q", title=say("units")), y2="p90:Q")
-    line = alt.Chart(frame).mark_line(point=True, color=COLOURS[0]).encode(x=x, y="p50:Q")
+        x=x, y=alt.Y("p10:Q", title=say("units"), scale=scale), y2="p90:Q")
+    line = alt.Chart(frame).mark_line(point=True, color=COLOURS[0]).encode(x=x, y=alt.Y("p50:Q", scale=scale))
     return _png((band + line).properties(width=WIDTH, height=HEIGHT))
