@@ -36,10 +36,11 @@ def test_customers_page_renders_for_each_role(dashboard_env: DashboardShop, role
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Customers"]
     headings = {h.value for h in at.subheader}
-    assert {"RFM segments", "New customers and where they are now", "Behavioural clusters", "Cohort retention",
-            "Lifetime value", "Churn risk"} <= headings
-    # RFM bars, new customers by first-order month, the retention heatmap, the lifetime-value histogram
-    assert len(at.get("vega_lite_chart")) == 4
+    assert {"RFM segments", "New customers and where they are now", "Segment moves, week by week",
+            "Behavioural clusters", "Cohort retention", "Lifetime value", "Churn risk"} <= headings
+    # RFM bars, new customers by first-order month, the retention heatmap, the lifetime-value histogram,
+    # and for a merchant (whose figures are per merchant) its customers by segment week by week
+    assert len(at.get("vega_lite_chart")) == (5 if role == "merchant" else 4)
     assert not at.info, [i.value for i in at.info]  # every mart is in the fixture, churn scores included
 
 
@@ -168,3 +169,33 @@ def test_customers_page_speaks_chinese(dashboard_env: DashboardShop) -> None:
     figures = metrics(at)
     assert "客户数" in figures and "$" in figures["生命周期价值中位数"]
     assert any("截至" in c.value for c in at.caption)
+
+
+def test_week_by_week_segment_moves_are_the_merchants_own(dashboard_env: DashboardShop) -> None:
+    at = open_page("customers", principal("merchant", 1))
+    assert not at.exception, at.exception
+    f = at.session_state["filters"]
+
+    def moves(merchant_id: int, start, end) -> list[tuple]:  # type: ignore[no-untyped-def]
+        return query(dashboard_env, "SELECT coalesce(from_segment, ''), to_segment, sum(customers) FROM "
+                                    "marts.merchant_segment_movement WHERE merchant_id = ? AND week_start BETWEEN ? "
+                                    "AND ? GROUP BY 1, 2", [merchant_id, start, end])
+
+    def changed(rows: list[tuple]) -> int:
+        return sum(n for src, dst, n in rows if src and src != dst)
+
+    mine = moves(1, f.start, f.end)
+    assert changed(mine) > 0, "the test shop should have customers moving between segments"
+    assert metrics(at)["Customers who changed segment"] == f"{changed(mine):,}"
+    flows = table_with(at, "from_label", "to_label")
+    expected = sorted(((n, src, dst) for src, dst, n in mine if src != dst), key=lambda r: (-r[0], r[1], r[2]))[:20]
+    assert flows["customers"].tolist() == [n for n, _, _ in expected]
+    assert len(at.get("vega_lite_chart")) == 5  # the four of every role and the weekly segments
+
+    assert at.sidebar.multiselect(key="filter_merchants").disabled  # a merchant cannot look at another
+
+    analyst = open_page("customers", principal("analyst"))
+    assert any("choose a merchant" in c.value for c in analyst.caption)
+    assert "Customers who changed segment" not in metrics(analyst)
+    analyst.sidebar.multiselect(key="filter_merchants").set_value([2]).run()
+    assert metrics(analyst)["Customers who changed segment"] == f"{changed(moves(2, f.start, f.end)):,}"

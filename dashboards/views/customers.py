@@ -39,11 +39,15 @@ T = Texts(
         "rfm_help": "Recency, frequency and monetary value scored 1-5 by quintile; segments from the recency "
                     "and frequency scores. Revenue is the customers' net revenue to date.",
         "movement": "New customers and where they are now",
-        "movement_caption": "The warehouse keeps each customer's RFM segment as of one day only, so moves "
-                            "between segments over time cannot be shown. Instead: customers grouped by the "
-                            "month of their first order, coloured by their segment today, and the customers "
-                            "won in the chosen period (first order in it) against those of the previous "
-                            "period, by today's segment.",
+        "movement_caption": "Customers grouped by the month of their first order, coloured by their segment "
+                            "today, and the customers won in the chosen period (first order in it) against "
+                            "those of the previous period, by today's segment.",
+        "moves": "Segment moves, week by week",
+        "moves_caption": "Each week's customers by their RFM segment at the week's end, and who moved between "
+                         "segments during the weeks in the period (the warehouse keeps the last 26 weeks).",
+        "moves_portal": "Week-by-week segment moves are kept per merchant: choose a merchant in the filters.",
+        "moved": "Customers who changed segment", "from_segment": "From", "to_segment": "To",
+        "week_end": "Week ending", "no_history": "(no orders before)",
         "first_order_month": "First-order month", "new_in_period": "New customers (first order in period)",
         "this_period": "This period", "previous_period": "Previous period",
         "clusters": "Behavioural clusters",
@@ -80,9 +84,13 @@ T = Texts(
         "rfm_help": "最近购买、购买频次与消费金额按五分位打 1-5 分；分群依据最近购买与频次得分。"
                     "收入为客户迄今的净收入。",
         "movement": "新客户及其当前分群",
-        "movement_caption": "数据仓库只保存客户在某一天的 RFM 分群，因此无法展示分群随时间的变动。"
-                            "这里改为：按首单月份分组、按当前分群着色的客户，以及所选期间（首单在期间内）"
+        "movement_caption": "按首单月份分组、按当前分群着色的客户，以及所选期间（首单在期间内）"
                             "与上一期间的新客户按当前分群的对比。",
+        "moves": "逐周分群变化",
+        "moves_caption": "每周末各 RFM 分群的客户数，以及所选期间内各周客户在分群之间的流动（仓库保留最近 26 周）。",
+        "moves_portal": "逐周分群变化按商户保存：请在筛选中选择商户。",
+        "moved": "分群发生变化的客户", "from_segment": "原分群", "to_segment": "新分群",
+        "week_end": "周末日期", "no_history": "（此前无订单）",
         "first_order_month": "首单月份", "new_in_period": "新客户（首单在期间内）", "this_period": "本期",
         "previous_period": "上期",
         "clusters": "行为聚类",
@@ -274,6 +282,57 @@ def _movement(grain: Grain, f: data.Filters) -> None:
                             "before": st.column_config.NumberColumn(T("previous_period"), format="localized")})
 
 
+# --------------------------------------------------------------------------- week-by-week moves
+
+MOVES = data.Columns(merchant="m.merchant_id", day="m.week_start")
+
+
+def _moves(f: data.Filters) -> pd.DataFrame:
+    """Customers per (week, from segment, to segment) for the weeks ending in the period (a row's
+    week_start W is the Monday after the week: segments as of W - 7 -> as of W)."""
+    where, params = data.scoped(MOVES, f)
+    return data.fetch(
+        "SELECT m.week_start, m.from_segment, m.to_segment, sum(m.customers)::BIGINT AS customers "
+        f"FROM marts.merchant_segment_movement m {where} GROUP BY ALL ORDER BY 1",
+        params, needs=["marts.merchant_segment_movement"])
+
+
+def _weekly_moves(grain: Grain, f: data.Filters) -> None:
+    st.subheader(T("moves"))
+    if not grain.per_merchant:
+        st.caption(T("moves_portal"))
+        return
+    st.caption(T("moves_caption"))
+    now, before = _moves(f), _moves(f.previous())
+    changed = lambda frame: int(frame.loc[frame["from_segment"].notna()  # noqa: E731
+                                          & (frame["from_segment"] != frame["to_segment"]), "customers"].sum())
+    row = st.columns(4)
+    ui.kpi(row[0], T("moved"), changed(now), changed(before), i18n.number)
+    if now.empty:
+        st.caption(i18n.COMMON("no_rows"))
+        return
+    weekly = now.groupby(["week_start", "to_segment"], as_index=False)["customers"].sum()
+    weekly["label"] = weekly["to_segment"].map(_label)
+    weekly["week"] = (pd.to_datetime(weekly["week_start"]) - pd.Timedelta(days=1)).dt.date.map(i18n.day)
+    weeks = list(dict.fromkeys(weekly.sort_values("week_start")["week"]))
+    ui.chart(alt.Chart(weekly).mark_line(point=True).encode(
+        x=alt.X("week:O", sort=weeks, title=T("week_end")),
+        y=alt.Y("customers:Q", title=T("customers")),
+        color=alt.Color("label:N", sort=[_label(x) for x in SEGMENTS], title=T("segment")),
+        tooltip=[alt.Tooltip("week:O", title=T("week_end")), alt.Tooltip("label:N", title=T("segment")),
+                 alt.Tooltip("customers:Q", title=T("customers"))]))
+    flows = now[now["from_segment"].fillna("") != now["to_segment"]]
+    flows = (flows.assign(from_segment=flows["from_segment"].fillna(""))
+             .groupby(["from_segment", "to_segment"], as_index=False)["customers"].sum()
+             .sort_values(["customers", "from_segment", "to_segment"], ascending=[False, True, True]).head(20))
+    flows["from_label"] = flows["from_segment"].map(lambda v: _label(v) if v else T("no_history"))
+    flows["to_label"] = flows["to_segment"].map(_label)
+    ui.table(flows[["from_label", "to_label", "customers"]], "segment_moves", column_config={
+        "from_label": st.column_config.TextColumn(T("from_segment")),
+        "to_label": st.column_config.TextColumn(T("to_segment")),
+        "customers": st.column_config.NumberColumn(T("customers"), format="localized")})
+
+
 # --------------------------------------------------------------------------- behavioural clusters
 
 
@@ -462,6 +521,7 @@ def render() -> None:
             st.warning(T("mixed_currency"))
         ui.section(lambda: _rfm(grain, f, currency, money_ok))
         ui.section(lambda: _movement(grain, f))
+        ui.section(lambda: _weekly_moves(grain, f))
         ui.section(lambda: _clusters(grain, f, currency, money_ok))
         ui.section(lambda: _cohorts(grain, f))
         ui.section(lambda: _ltv(grain, f, currency, money_ok))
