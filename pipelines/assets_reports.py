@@ -8,9 +8,8 @@ from datetime import date
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from sqlalchemy import select
 
-from ops_store.models import Merchant
+from ops_store.services import catalog
 from pipelines.assets_publish import SNAPSHOT_KEY
 from pipelines.reports import alerts
 from pipelines.reports.periods import Kind, last_complete, period_of
@@ -63,8 +62,8 @@ def report_asset(kind: Kind) -> dg.AssetsDefinition:
 
 
 def merchant_codes(store: StoreResource) -> list[str]:
-    with store.open() as st, st.read() as session:
-        return list(session.scalars(select(Merchant.code).order_by(Merchant.code)))
+    with store.open() as st:
+        return [m["code"] for m in catalog.list_merchants(st)]
 
 
 def sync_merchant_partitions(instance: dg.DagsterInstance, codes: list[str]) -> list[str]:

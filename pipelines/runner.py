@@ -194,9 +194,7 @@ def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str]
     """Write (again) the merchants' reports for every week (or day) from the one holding ``first``
     to the one holding ``last``: one Dagster run per merchant and period, as a backfill launched
     from the UI would make, recorded in the instance like any run."""
-    from sqlalchemy import select
-
-    from ops_store.models import Merchant
+    from ops_store.services import catalog
     from pipelines.assets_reports import TIME_DIMENSION, report_job_name, sync_merchant_partitions
     from pipelines.definitions import build_definitions
     from pipelines.reports.periods import KINDS, period_of
@@ -214,8 +212,7 @@ def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str]
     prepare_environment(settings)
     store = Store(settings.store.store_url)
     try:
-        with store.read() as session:
-            known = list(session.scalars(select(Merchant.code).order_by(Merchant.code)))
+        known = [m["code"] for m in catalog.list_merchants(store)]
     finally:
         store.dispose()
     unknown = sorted(set(merchants or []) - set(known))

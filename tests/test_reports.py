@@ -6,7 +6,6 @@ report as the run on that week; the CLI and the daily report; Chinese reports.""
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ops_store.services import notifications
 from pipelines.definitions import build_definitions
 from pipelines.reports.periods import Period, last_complete, period_of
 from pipelines.resources import StoreResource
+from tests.dashboard_support import mentions
 from tests.messaging_support import smtp_server
 from tests.report_support import ReportShop, keep, pdf_text
 
@@ -57,10 +57,6 @@ def _expected(shop: ReportShop, merchant_id: int, period: Period) -> dict[str, o
         skus = {s for (s,) in con.execute("SELECT sku FROM marts.dim_products WHERE merchant_id = ?",
                                           [merchant_id]).fetchall()}
     return {"revenue": revenue or 0.0, "orders": orders, "top": top, "names": names, "skus": skus}
-
-
-def _word(phrase: str, text: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text) is not None
 
 
 def _schedule_requests(instance: dg.DagsterInstance, name: str, at: datetime) -> list[dg.RunRequest]:
@@ -108,7 +104,7 @@ def test_the_weekly_schedule_mails_each_merchant_its_own_report(env: ReportShop,
         assert format_currency(mine["revenue"], currency, locale="en_US") in text
         assert f"Orders {mine['orders']} " in text
         assert mine["top"] in text
-        leaked = {w for w in (theirs["skus"] - mine["skus"]) | (theirs["names"] - mine["names"]) if _word(w, text)}
+        leaked = set(mentions(text, sorted((theirs["skus"] - mine["skus"]) | (theirs["names"] - mine["names"]))))
         assert not leaked, f"another merchant's products in {code}'s report: {sorted(leaked)[:5]}"
         if round(theirs["revenue"], 2) != round(mine["revenue"], 2):
             assert format_currency(theirs["revenue"], currency, locale="en_US") not in text

@@ -9,15 +9,13 @@ from pathlib import Path
 from rich.console import Console
 
 from ops_store.db import Store
-from ops_store.models import Merchant
+from ops_store.services import catalog
 from pipelines.reports import content
 from pipelines.reports.periods import last_complete
 from pipelines.reports.produce import produce
 
 
 def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console, serve: bool = False) -> None:
-    from sqlalchemy import select
-
     console.print(f"[bold]{number}. Merchant reports[/bold]: each merchant's weekly report (HTML and PDF) from the "
                   "published warehouse")
     through = content.latest_day()
@@ -29,9 +27,7 @@ def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console, 
     os.environ["OPS_STORE_URL"] = store_url
     store = Store(store_url)
     try:
-        with store.read() as session:
-            codes = list(session.scalars(select(Merchant.code).order_by(Merchant.code)))
-        for code in codes:
+        for code in [m["code"] for m in catalog.list_merchants(store)]:
             report = produce(store, code, week)
             now = report.figures.sales["now"] or {}
             console.print(f"  {code}: {report.pdf} (net revenue {report.say.money(now.get('net_revenue'))}, "
