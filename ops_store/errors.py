@@ -9,6 +9,7 @@ class DomainError(Exception):
     """Base of every error a caller can act on. ``code`` is stable; ``message`` is for people."""
 
     code = "domain_error"
+    kept = False  # set once the refused request was kept in the dead letter (rejected_requests)
 
     def __init__(self, message: str, *, field: str | None = None, details: Any = None) -> None:
         super().__init__(message)

@@ -54,6 +54,10 @@ KEPT_OUT: dict[str, str] = {
     "rejected_requests": "refused payloads may hold personal data",
     "customer_addresses": "street addresses; region and country come with customers",
     "notifications": "the outbox of reports and alerts: mailboxes, webhook URLs and message bodies",
+    "idempotency_keys": "the API's stored responses, which may hold personal data",
+    "inbound_events": "webhook deliveries already applied; their effects reach the warehouse",
+    "api_rate_limits": "API rate-limit state",
+    "sign_in_links": "one-time sign-in tokens of the self-service site",
 }
 
 DROPPED_COLUMNS: dict[str, frozenset[str]] = {

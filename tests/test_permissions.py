@@ -29,8 +29,10 @@ from ops_store.services import (
     loyalty,
     orders,
     payments,
+    returns,
     shipping,
     stock,
+    tickets,
     users,
 )
 from pipelines.runner import backfill_events
@@ -80,6 +82,15 @@ def _new_customer(w: World) -> int:
     return cid
 
 
+def _delivered_order(w: World) -> int:
+    with acting_as(Principal("system", "system")):
+        placed = orders.place_order(w.store, order_doc(f"D-{_n()}", [("SKU-2", 1)], customer="C-ada"))
+        orders.allocate_order(w.store, placed["order_id"])
+        shipped = shipping.ship_order(w.store, placed["order_id"])
+        shipping.record_tracking_event(w.store, shipped["shipments"][0]["tracking_number"], "delivered")
+    return placed["order_id"]
+
+
 # One real call per permission (as an M1 merchant where a merchant is involved).
 ACTIONS: dict[str, Callable[[World], Any]] = {
     "merchants.manage": lambda w: catalog.add_merchant(w.store, f"MX{_n()}", "New merchant"),
@@ -92,6 +103,8 @@ ACTIONS: dict[str, Callable[[World], Any]] = {
     "orders.read": lambda w: orders.get_order(w.store, w.order_id),
     "orders.write": lambda w: orders.place_order(w.store, order_doc(f"PW-{_n()}", [("SKU-2", 1)],
                                                                     method="bank_transfer")),
+    "returns.request": lambda w: returns.request_return(w.store, _delivered_order(w), sku="SKU-2", qty=1,
+                                                        reason="too small"),
     "payments.refund": lambda w: payments.refund_payment(w.store, w.order_id, "0.01", reference=f"r{_n()}"),
     "customers.read": lambda w: customers.show_customer(w.store, w.customer_id, clear=False),
     "customers.write": lambda w: customers.set_consent(w.store, w.customer_id, "email", True),
@@ -101,6 +114,8 @@ ACTIONS: dict[str, Callable[[World], Any]] = {
     "crm.read": lambda w: communications.list_communications(w.store, w.customer_id),
     "crm.write": lambda w: communications.log_communication(w.store, w.customer_id, "outbound", "email", "Hello",
                                                             None, "agent", order_id=w.order_id),
+    "tickets.open": lambda w: tickets.open_ticket(w.store, w.customer_id, "delivery", "Late", "Where is it?",
+                                                  order_id=w.order_id),
     "loyalty.read": lambda w: loyalty.account_view(w.store, w.customer_id),
     "loyalty.write": lambda w: loyalty.adjust_points(w.store, w.customer_id, 5, reason="goodwill"),
     "marketing.read": lambda w: campaigns.list_campaigns(w.store),

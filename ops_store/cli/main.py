@@ -6,6 +6,7 @@ from importlib.metadata import entry_points
 
 import typer
 
+from ops_store.api.cli import api_command
 from ops_store.cli import catalog, crm, customers, loyalty, marketing, orders, security, stock
 from ops_store.cli.backup import backup_command, restore_command
 from ops_store.cli.importing import import_command
@@ -44,6 +45,7 @@ def demo(reset: bool = typer.Option(True, "--reset/--keep", help="Start from an 
 
 
 app.command("simulate")(simulate_command)
+app.command("api")(api_command)
 app.command("import")(import_command)
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)

@@ -69,10 +69,12 @@ def apikey_create(
     scope: list[str] = typer.Option(..., "--scope", help=f"Repeatable; one of {', '.join(sorted(MATRIX))}"),
     channel: str | None = typer.Option(None, "--channel"),
     merchant: str | None = typer.Option(None, "--merchant"),
+    rate_limit: int | None = typer.Option(None, "--rate-limit", help="Requests a minute (ECOM_API_RATE_LIMIT)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create an API key; it is printed once and only its hash is kept."""
-    run(as_json, lambda: users.create_api_key(store(), name, scopes=scope, channel=channel, merchant=merchant))
+    run(as_json, lambda: users.create_api_key(store(), name, scopes=scope, channel=channel, merchant=merchant,
+                                               rate_limit=rate_limit))
 
 
 @apikey_app.command("revoke")

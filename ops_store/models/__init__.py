@@ -1,6 +1,7 @@
 """SQLAlchemy models of the operational store (also the pipeline's read API)."""
 
 from ops_store.models.access import ApiClient, AuditEntry, User
+from ops_store.models.api import ApiRateLimit, IdempotencyKey, InboundEvent, SignInLink
 from ops_store.models.base import Base
 from ops_store.models.catalog import Merchant, Product, Supplier, Warehouse
 from ops_store.models.crm import Communication, Review, SurveyResponse, Ticket, TicketMessage
@@ -27,6 +28,7 @@ from ops_store.models.stock import (
 )
 
 __all__ = [
+    "ApiRateLimit", "IdempotencyKey", "InboundEvent", "SignInLink",
     "ApiClient", "AuditEntry", "Campaign", "CampaignMember", "Communication", "Coupon", "CouponRedemption",
     "CustomerAddress", "CustomerConsent", "LoyaltyAccount", "LoyaltyEntry", "LoyaltyProgramme", "LoyaltyTier",
     "Review", "SurveyResponse", "Ticket", "TicketMessage", "TierChange", "User",

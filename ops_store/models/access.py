@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ops_store.models.base import Base, created_at_column, id_column, updated_at_column
@@ -42,6 +42,7 @@ class ApiClient(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     scopes: Mapped[str] = mapped_column(Text)  # space-separated
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)  # None: ECOM_API_RATE_LIMIT
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = created_at_column()
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

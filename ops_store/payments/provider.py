@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
+
+from ops_store.payments.events import ProviderEvent, parse_fake_payment_event
 
 Outcome = Literal["approved", "declined", "error"]
 
@@ -37,6 +40,11 @@ class PaymentProvider(Protocol):
         ...
 
     def void(self, provider_ref: str) -> ProviderResult: ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], secret: str, tolerance_s: int) -> ProviderEvent:
+        """Check the provider's signature on a webhook and read its event (SignatureInvalid or
+        InvalidInput naming the field otherwise)."""
+        ...
 
 
 class FakeProvider:
@@ -108,6 +116,9 @@ class FakeProvider:
             return ProviderResult("declined", provider_ref, "refund exceeds the captured amount")
         self._refunded[provider_ref] = done + amount
         return ProviderResult("approved", provider_ref, "refunded")
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], secret: str, tolerance_s: int) -> ProviderEvent:
+        return parse_fake_payment_event(body, headers, secret, tolerance_s=tolerance_s)
 
     def void(self, provider_ref: str) -> ProviderResult:
         with self._lock:

@@ -3,7 +3,9 @@
 The caller (CLI, API, a job) says who acts with ``acting_as(principal)``; services check with
 ``require(permission, merchant_id=...)``. Deny by default: a permission not in the matrix, or a
 role not listed for it, is refused; a principal bound to a merchant never touches another
-merchant's data. Code that runs with no caller (tests, the demo, internal jobs) acts as SYSTEM.
+merchant's data, and a customer signed in to the self-service site (role "customer") only their
+own orders, returns, tickets and loyalty account. Code that runs with no caller (tests, the demo,
+internal jobs) acts as SYSTEM.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from ops_store.errors import DomainError
+from ops_store.errors import DomainError, NotFound
 
 
 class PermissionDenied(DomainError):
@@ -33,6 +35,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "stock.count": frozenset({"admin", "engineer"}),  # counts cover a shared warehouse
     "orders.read": frozenset({"admin", "merchant", "analyst", "support", "engineer"}),
     "orders.write": frozenset({"admin", "merchant", "support", "engineer"}),
+    "returns.request": frozenset({"admin", "merchant", "support", "engineer"}),
     "payments.refund": frozenset({"admin", "merchant"}),
     "customers.read": frozenset({"admin", "merchant", "analyst", "support"}),
     "customers.write": frozenset({"admin", "support"}),
@@ -41,6 +44,7 @@ MATRIX: dict[str, frozenset[str]] = {
     "pii.erase": frozenset({"admin"}),
     "crm.read": frozenset({"admin", "merchant", "support", "analyst"}),
     "crm.write": frozenset({"admin", "support"}),
+    "tickets.open": frozenset({"admin", "support"}),  # open a ticket, write as the customer
     "loyalty.read": frozenset({"admin", "merchant", "support", "analyst"}),
     "loyalty.write": frozenset({"admin", "support"}),
     "marketing.read": frozenset({"admin", "merchant", "analyst"}),
@@ -52,19 +56,25 @@ MATRIX: dict[str, frozenset[str]] = {
     "pipeline.run": frozenset({"admin", "engineer"}),  # materialise assets, backfill, full reload
 }
 
+# What a customer signed in to the self-service site may do, always on their own records only.
+CUSTOMER_PERMISSIONS = frozenset({"orders.read", "returns.request", "tickets.open", "crm.read", "loyalty.read"})
+
 
 @dataclass(frozen=True)
 class Principal:
-    name: str  # "user:alice", "apikey:ab12cd34", "cli", "system"
-    role: str  # a role from the matrix, "channel" for API clients, "system"
+    name: str  # "user:alice", "apikey:ab12cd34", "customer:CUS-1", "cli", "system"
+    role: str  # a role from the matrix, "channel" for API clients, "customer", "system"
     merchant_id: int | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    customer_id: int | None = None  # set for role "customer": the only customer it may see
 
     def may(self, permission: str, merchant_id: int | None = None) -> bool:
         if self.role == "system":
             return True
         if self.role == "channel":
             allowed = permission in self.scopes
+        elif self.role == "customer":
+            allowed = self.customer_id is not None and permission in CUSTOMER_PERMISSIONS
         else:
             allowed = self.role in MATRIX.get(permission, frozenset())
         if not allowed:
@@ -111,3 +121,16 @@ def may(permission: str, merchant_id: int | None = None) -> bool:
 def merchant_scope() -> int | None:
     """The merchant the current principal is bound to (list queries filter on it), else None."""
     return current().merchant_id
+
+
+def customer_scope() -> int | None:
+    """The customer a signed-in customer is (their queries filter on it), else None."""
+    who = current()
+    return who.customer_id if who.role == "customer" else None
+
+
+def require_own(customer_id: int | None, what: str, ident: object, field: str) -> None:
+    """A customer reaches only their own records; anyone else's is reported as not found."""
+    scope = customer_scope()
+    if scope is not None and customer_id != scope:
+        raise NotFound(f"{what} {ident} does not exist", field=field)

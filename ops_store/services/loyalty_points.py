@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ops_store.errors import InvalidInput, NotFound
 from ops_store.models import Customer, LoyaltyAccount, LoyaltyEntry, LoyaltyProgramme, LoyaltyTier, Order
-from ops_store.security.access import PermissionDenied, merchant_scope
+from ops_store.security.access import PermissionDenied, merchant_scope, require_own
 from ops_store.services.common import upsert_into
 from ops_store.types import utcnow
 
@@ -62,6 +62,7 @@ def _customer(session: Session, customer_id: int) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist", field="customer_id")
+    require_own(customer_id, "customer", customer_id, "customer_id")
     scope = merchant_scope()
     if scope is not None and session.scalar(
         select(Order.id).where(Order.customer_id == customer_id, Order.merchant_id == scope).limit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -232,22 +233,34 @@ def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) 
     return order.id, True
 
 
-def place_order(store: Store, document: Any, *, actor: str | None = None, authorize: bool = True) -> dict[str, Any]:
+def place_order(
+    store: Store, document: Any, *, actor: str | None = None, authorize: bool = True,
+    on_placed: Callable[[Session, int], None] | None = None,
+) -> dict[str, Any]:
     """Place an order from a channel's document. Stock for every line is reserved atomically, or
     nothing is. The same channel and reference again returns the existing order (``replayed``);
     the same reference with other content is a Conflict. Card and e-wallet payments are then
-    authorised with the provider (a decline cancels the order and frees its stock)."""
+    authorised with the provider (a decline cancels the order and frees its stock).
+    ``on_placed(session, order_id)`` runs inside the order's unit of work (the API ties its
+    idempotency key to the order there); an IntegrityError from it undoes the whole order."""
+
+    def work(session: Session) -> tuple[int, bool]:
+        placed = _place(session, doc, payload_hash, who)
+        if on_placed is not None:
+            on_placed(session, placed[0])
+        return placed
+
     try:
         doc = parse_order_document(document)
         payload_hash = doc.payload_hash()
         who = actor or f"channel:{doc.channel}"
         try:
-            order_id, created = store.run_write(lambda s: _place(s, doc, payload_hash, who))
+            order_id, created = store.run_write(work)
         except IntegrityError:
             # Another request with the same channel reference won the race: replay or conflict.
             with store.read() as session:
                 existing = _existing(session, doc, payload_hash)
-            if existing is None:
+            if existing is None or on_placed is not None:
                 raise
             order_id, created = existing.id, False
     except DomainError as exc:
@@ -279,6 +292,7 @@ def keep_rejected(store: Store, kind: str, document: Any, error: DomainError, *,
             reference=(ref or "")[:100] or None, error_code=error.code, field=(error.field or "")[:200] or None,
             message=error.message, payload=payload,
         ))
+    error.kept = True
     log.info("rejected %s request: %s (%s)", kind, error.code, error.field)
 
 
@@ -289,6 +303,7 @@ def visible_order(session: Session, order_id: int, permission: str, *, lock: boo
                            else select(Order).where(Order.id == order_id))
     if order is None or access.merchant_scope() not in (None, order.merchant_id):
         raise NotFound(f"order {order_id} does not exist", field="order_id")
+    access.require_own(order.customer_id, "order", order_id, "order_id")
     access.require(permission, merchant_id=order.merchant_id)
     return order
 
@@ -354,8 +369,9 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
 
 def list_orders(
     store: Store, *, merchant: str | None = None, customer_ref: str | None = None, status: str | None = None,
-    limit: int = 100,
+    limit: int = 100, before_id: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Orders, newest first; ``before_id`` continues a page (keyset pagination)."""
     access.require("orders.read")
     with store.read() as session:
         query = (
@@ -371,6 +387,10 @@ def list_orders(
             query = query.where(Order.status == status)
         if access.merchant_scope() is not None:
             query = query.where(Order.merchant_id == access.merchant_scope())
+        if access.customer_scope() is not None:
+            query = query.where(Order.customer_id == access.customer_scope())
+        if before_id is not None:
+            query = query.where(Order.id < before_id)
         rows = session.execute(query.order_by(Order.id.desc()).limit(limit))
         return [
             {"order_id": o.id, "status": o.status, "merchant": m, "customer_ref": c, "channel": o.channel,

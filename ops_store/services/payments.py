@@ -34,7 +34,7 @@ EDGES: dict[str, frozenset[str]] = {
 }
 
 
-def _lock(session: Session, order_id: int) -> tuple[Order, Payment]:
+def lock_payment(session: Session, order_id: int) -> tuple[Order, Payment]:
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
         raise NotFound(f"order {order_id} does not exist", field="order_id")
@@ -56,7 +56,7 @@ def _peek(store: Store, order_id: int, permission: str | None = "orders.write") 
     return payment
 
 
-def _move(
+def move_payment(
     session: Session, payment: Payment, target: str, *, kind: str, amount: Decimal, result: ProviderResult | None,
     actor: str, reference: str | None = None,
 ) -> None:
@@ -120,30 +120,38 @@ def authorize_payment(
             )
         return payment_view(store, order_id)
 
-    def work(session: Session) -> None:
-        order, pay = _lock(session, order_id)
-        if pay.status != "pending":  # someone else settled it meanwhile
-            return
-        kind = "sale" if pay.method == "e_wallet" else "authorize"
-        if result.outcome == "approved":
-            pay.provider_ref = result.provider_ref
-            target = "captured" if pay.method == "e_wallet" or pay.amount == 0 else "authorized"
-            _move(session, pay, target, kind=kind, amount=pay.amount, result=result, actor=actor)
-            if target == "captured":
-                pay.captured_amount = pay.amount
-            if order.status == "placed":
-                order_states.move(session, order, "paid", actor=actor, note=f"payment {target}")
-        else:
-            pay.failure_reason = result.message
-            _move(session, pay, "failed", kind=kind, amount=pay.amount, result=result, actor=actor)
-            if order.status == "placed":
-                from ops_store.services.orders import release_reservations
-
-                order_states.move(session, order, "cancelled", actor=actor, note="payment declined")
-                release_reservations(session, order.id)
-
-    store.run_write(work)
+    store.run_write(lambda session: settle_authorization(session, order_id, result, actor=actor))
     return payment_view(store, order_id)
+
+
+def settle_authorization(session: Session, order_id: int, result: ProviderResult, *, actor: str,
+                         capture: bool | None = None) -> bool:
+    """Record the provider's answer to an authorisation (from its reply or its webhook). Approved:
+    authorised (captured for e-wallets, or when ``capture``) and the order becomes paid. Declined:
+    the payment fails and a placed order is cancelled, freeing its stock. False when the payment
+    was no longer pending (settled meanwhile), so nothing changed."""
+    order, pay = lock_payment(session, order_id)
+    if pay.status != "pending":
+        return False
+    kind = "sale" if pay.method == "e_wallet" else "authorize"
+    if result.outcome == "approved":
+        pay.provider_ref = result.provider_ref or pay.provider_ref
+        captured = capture if capture is not None else (pay.method == "e_wallet" or pay.amount == 0)
+        target = "captured" if captured else "authorized"
+        move_payment(session, pay, target, kind=kind, amount=pay.amount, result=result, actor=actor)
+        if target == "captured":
+            pay.captured_amount = pay.amount
+        if order.status == "placed":
+            order_states.move(session, order, "paid", actor=actor, note=f"payment {target}")
+    else:
+        pay.failure_reason = result.message
+        move_payment(session, pay, "failed", kind=kind, amount=pay.amount, result=result, actor=actor)
+        if order.status == "placed":
+            from ops_store.services.orders import release_reservations
+
+            order_states.move(session, order, "cancelled", actor=actor, note="payment declined")
+            release_reservations(session, order.id)
+    return True
 
 
 def capture_payment(
@@ -160,14 +168,18 @@ def capture_payment(
             f"capture of order {order_id} was not approved: {result.message}", field="payment"
         )
 
-    def work(session: Session) -> None:
-        _order, pay = _lock(session, order_id)
-        if pay.status == "authorized":
-            _move(session, pay, "captured", kind="capture", amount=pay.amount, result=result, actor=actor)
-            pay.captured_amount = pay.amount
-
-    store.run_write(work)
+    store.run_write(lambda session: record_capture(session, order_id, result, actor=actor))
     return payment_view(store, order_id)
+
+
+def record_capture(session: Session, order_id: int, result: ProviderResult, *, actor: str) -> bool:
+    """An authorised payment was captured in full; False if it was not (or no longer) authorised."""
+    _order, pay = lock_payment(session, order_id)
+    if pay.status != "authorized":
+        return False
+    move_payment(session, pay, "captured", kind="capture", amount=pay.amount, result=result, actor=actor)
+    pay.captured_amount = pay.amount
+    return True
 
 
 def confirm_transfer(store: Store, order_id: int, *, amount: Any = None, actor: str = "system") -> dict[str, Any]:
@@ -175,14 +187,14 @@ def confirm_transfer(store: Store, order_id: int, *, amount: Any = None, actor: 
     _peek(store, order_id)
 
     def work(session: Session) -> None:
-        order, pay = _lock(session, order_id)
+        order, pay = lock_payment(session, order_id)
         if pay.method != "bank_transfer":
             raise InvalidInput(f"order {order_id} is paid by {pay.method}, not bank_transfer", field="method")
         received = pay.amount if amount is None else parse_decimal(amount, "amount")
         if received != pay.amount:
             raise InvalidInput(f"the transfer of {received} does not match the amount due {pay.amount}",
                                field="amount")
-        _move(session, pay, "captured", kind="capture", amount=received, result=None, actor=actor)
+        move_payment(session, pay, "captured", kind="capture", amount=received, result=None, actor=actor)
         pay.captured_amount = received
         order_states.move(session, order, "paid", actor=actor, note="bank transfer received")
 
@@ -194,7 +206,7 @@ def collect_cash_on_delivery(session: Session, order_id: int, *, actor: str) -> 
     """Inside the delivery's unit of work: the carrier collected the amount due."""
     pay = session.scalar(select(Payment).where(Payment.order_id == order_id).with_for_update())
     if pay is not None and pay.method == "cash_on_delivery" and pay.status == "pending":
-        _move(session, pay, "captured", kind="capture", amount=pay.amount, result=None, actor=actor)
+        move_payment(session, pay, "captured", kind="capture", amount=pay.amount, result=None, actor=actor)
         pay.captured_amount = pay.amount
 
 
@@ -235,22 +247,31 @@ def _refund(
         result = ProviderResult("approved", None, reason or "refunded by transfer")
 
     def work(session: Session) -> None:
-        order, pay = _lock(session, order_id)
-        if reference is not None and _refund_recorded(session, pay.id, reference):
-            return  # a concurrent retry recorded it first
-        _check_refundable(pay, value)
-        refunded = pay.refunded_amount + value
-        target = "refunded" if refunded == pay.captured_amount else "partially_refunded"
-        _move(session, pay, target, kind="refund", amount=value, result=result, actor=actor, reference=reference)
-        pay.refunded_amount = refunded
-        if target == "refunded" and order.status in ("delivered", "completed", "returned"):
-            order_states.move(session, order, "refunded", actor=actor, note=reason)
-        if audited:
+        recorded = record_refund(session, order_id, value, result, actor=actor, reason=reason, reference=reference)
+        if recorded and audited:
             audit.record(session, "payments.refund", target_type="order", target_id=order_id,
                          details={"amount": value, "reference": reference, "reason": reason})
 
     store.run_write(work)
     return payment_view(store, order_id)
+
+
+def record_refund(session: Session, order_id: int, value: Decimal, result: ProviderResult, *, actor: str,
+                  reason: str | None, reference: str | None) -> bool:
+    """Record a refund the provider approved (never more than is still refundable). A full refund
+    of a delivered, completed or returned order moves the order to refunded. False when a refund
+    under ``reference`` was already recorded."""
+    order, pay = lock_payment(session, order_id)
+    if reference is not None and _refund_recorded(session, pay.id, reference):
+        return False  # a concurrent retry (or the provider's webhook) recorded it first
+    _check_refundable(pay, value)
+    refunded = pay.refunded_amount + value
+    target = "refunded" if refunded == pay.captured_amount else "partially_refunded"
+    move_payment(session, pay, target, kind="refund", amount=value, result=result, actor=actor, reference=reference)
+    pay.refunded_amount = refunded
+    if target == "refunded" and order.status in ("delivered", "completed", "returned"):
+        order_states.move(session, order, "refunded", actor=actor, note=reason)
+    return True
 
 
 def _refund_recorded(session: Session, payment_id: int, reference: str) -> bool:
@@ -296,9 +317,9 @@ def settle_cancelled(store: Store, order_id: int, *, actor: str = "system",
             return
 
     def work(session: Session) -> None:
-        _order, pay = _lock(session, order_id)
+        _order, pay = lock_payment(session, order_id)
         if pay.status in ("pending", "authorized"):
-            _move(session, pay, "voided", kind="void", amount=pay.amount, result=result, actor=actor)
+            move_payment(session, pay, "voided", kind="void", amount=pay.amount, result=result, actor=actor)
 
     store.run_write(work)
 

@@ -42,7 +42,7 @@ def request_return(
         raise InvalidInput("a return needs a reason", field="reason")
 
     def work(session: Session) -> int:
-        order = lock_order(session, order_id)
+        order = lock_order(session, order_id, "returns.request")
         if order.status not in RETURNABLE_ORDER_STATUSES:
             raise IllegalTransition(f"order {order_id} is {order.status}; only delivered or completed orders "
                                     "can be returned", field="status")

@@ -106,42 +106,50 @@ def record_tracking_event(
     store: Store, tracking_number: str, status: str, *, occurred_at: datetime | None = None,
     location: str | None = None, description: str | None = None, actor: str = "carrier",
 ) -> dict[str, Any]:
-    """Add a carrier event to a parcel's timeline. The parcel's status is that of its latest event
-    by event time (late-arriving older events do not move it back). When every parcel of an order
-    is delivered the order becomes delivered, and cash on delivery is captured."""
-    if status not in TRACKING_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(TRACKING_STATUSES)}", field="status")
+    """Add a carrier event to a parcel's timeline (see ``track``)."""
+    check_tracking_status(status)
     when = occurred_at or utcnow()
     if when.tzinfo is None:
         raise InvalidInput("occurred_at needs a time zone", field="occurred_at")
-
-    def work(session: Session) -> int:
-        shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == tracking_number))
-        if shipment is None:
-            raise NotFound(f"no shipment with tracking number {tracking_number!r}", field="tracking_number")
-        order = lock_order(session, shipment.order_id)
-        session.refresh(shipment, with_for_update=True)
-        session.add(TrackingEvent(shipment_id=shipment.id, status=status, occurred_at=when, location=location,
-                                  description=description))
-        session.flush()
-        latest = session.scalar(
-            select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
-            .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()).limit(1)
-        )
-        if shipment.status != "delivered":  # delivered is final for the parcel
-            shipment.status = latest.status  # type: ignore[union-attr]
-        if status == "delivered" and shipment.delivered_at is None:
-            shipment.status = "delivered"
-            shipment.delivered_at = when
-        session.flush()
-        parcels = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
-        if order.status == "shipped" and all(p.status == "delivered" for p in parcels):
-            payments.collect_cash_on_delivery(session, order.id, actor=actor)
-            order_states.move(session, order, "delivered", actor=actor, note=f"delivered {tracking_number}")
-        return shipment.id
-
-    shipment_id = store.run_write(work)
+    shipment_id = store.run_write(lambda session: track(session, tracking_number, status, when, location=location,
+                                                         description=description, actor=actor))
     return shipment_view(store, shipment_id)
+
+
+def check_tracking_status(status: str) -> None:
+    if status not in TRACKING_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(TRACKING_STATUSES)}", field="status")
+
+
+def track(session: Session, tracking_number: str, status: str, when: datetime, *, location: str | None,
+          description: str | None, actor: str) -> int:
+    """Inside a unit of work: add the event to the parcel's timeline. The parcel's status is that
+    of its latest event by event time (late-arriving older events do not move it back). When every
+    parcel of an order is delivered the order becomes delivered, and cash on delivery is captured.
+    Returns the shipment's id."""
+    shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == tracking_number))
+    if shipment is None:
+        raise NotFound(f"no shipment with tracking number {tracking_number!r}", field="tracking_number")
+    order = lock_order(session, shipment.order_id)
+    session.refresh(shipment, with_for_update=True)
+    session.add(TrackingEvent(shipment_id=shipment.id, status=status, occurred_at=when, location=location,
+                              description=description))
+    session.flush()
+    latest = session.scalar(
+        select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
+        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()).limit(1)
+    )
+    if shipment.status != "delivered":  # delivered is final for the parcel
+        shipment.status = latest.status  # type: ignore[union-attr]
+    if status == "delivered" and shipment.delivered_at is None:
+        shipment.status = "delivered"
+        shipment.delivered_at = when
+    session.flush()
+    parcels = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
+    if order.status == "shipped" and all(p.status == "delivered" for p in parcels):
+        payments.collect_cash_on_delivery(session, order.id, actor=actor)
+        order_states.move(session, order, "delivered", actor=actor, note=f"delivered {tracking_number}")
+    return shipment.id
 
 
 def shipment_view(store: Store, shipment_id: int) -> dict[str, Any]:
@@ -150,6 +158,8 @@ def shipment_view(store: Store, shipment_id: int) -> dict[str, Any]:
         merchant_id = session.scalar(select(Order.merchant_id).where(Order.id == s.order_id)) if s else None
         if s is None or access.merchant_scope() not in (None, merchant_id):
             raise NotFound(f"shipment {shipment_id} does not exist", field="shipment_id")
+        owner = session.scalar(select(Order.customer_id).where(Order.id == s.order_id))
+        access.require_own(owner, "shipment", shipment_id, "shipment_id")
         access.require("orders.read", merchant_id=merchant_id)
         carrier = session.get(Carrier, s.carrier_id)
         events = session.scalars(select(TrackingEvent).where(TrackingEvent.shipment_id == s.id)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ops_store.db import Store
-from ops_store.errors import InvalidInput
+from ops_store.errors import InvalidInput, NotFound
 from ops_store.models import Product, StockLevel, StockMovement, StockValuation, Warehouse
 from ops_store.security import access, audit
 from ops_store.services.common import (
@@ -167,3 +167,37 @@ def ledger(store: Store, sku: str, *, merchant: str | None = None, limit: int = 
             }
             for m, code in rows
         ]
+
+
+MAX_AVAILABILITY_SKUS = 100
+
+
+def availability(store: Store, merchant: str, skus: list[str]) -> dict[str, Any]:
+    """What a channel can still sell of each SKU, over every active warehouse: on hand, reserved
+    and available (on hand minus reserved), for one merchant's SKUs."""
+    if not skus:
+        raise InvalidInput("name at least one SKU", field="sku")
+    if len(skus) > MAX_AVAILABILITY_SKUS:
+        raise InvalidInput(f"ask for at most {MAX_AVAILABILITY_SKUS} SKUs at a time", field="sku")
+    wanted = list(dict.fromkeys(skus))
+    with store.read() as session:
+        owner = merchant_by_code(session, merchant)
+        if access.merchant_scope() not in (None, owner.id):
+            raise NotFound(f"merchant {merchant!r} does not exist", field="merchant")
+        access.require("stock.read", merchant_id=owner.id)
+        known = dict(session.execute(select(Product.sku, Product.id).where(
+            Product.merchant_id == owner.id, Product.sku.in_(wanted))).all())
+        missing = [s for s in wanted if s not in known]
+        if missing:
+            raise NotFound(f"not in merchant {merchant}'s catalog: {', '.join(missing[:10])}", field="sku")
+        totals = {pid: (0, 0) for pid in known.values()}
+        for pid, on_hand, reserved in session.execute(
+            select(StockLevel.product_id, func.sum(StockLevel.on_hand), func.sum(StockLevel.reserved))
+            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .where(StockLevel.product_id.in_(list(known.values())), Warehouse.active.is_(True))
+            .group_by(StockLevel.product_id)
+        ):
+            totals[pid] = (int(on_hand or 0), int(reserved or 0))
+    return {"merchant": merchant, "items": [
+        {"sku": s, "on_hand": totals[known[s]][0], "reserved": totals[known[s]][1],
+         "available": totals[known[s]][0] - totals[known[s]][1]} for s in wanted]}

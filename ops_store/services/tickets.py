@@ -69,8 +69,9 @@ def open_ticket(
     order_id: int | None = None, *, at: datetime | None = None,
 ) -> dict[str, Any]:
     """Open a ticket with the customer's first message. The merchant is the order's (if any); the
-    response-time targets of the priority set its due times."""
-    access.require("crm.write")
+    response-time targets of the priority set its due times. Needs ``tickets.open`` (staff, a
+    channel key with that scope, or the customer themself on the self-service site)."""
+    access.require("tickets.open")
     category_t = text(category, "category", 50)
     subject_t = text(subject, "subject", 200)
     body = text(message, "message", 10_000)
@@ -79,10 +80,11 @@ def open_ticket(
     target = TARGETS[priority]
 
     def work(session: Session) -> int:
+        access.require_own(customer_id, "customer", customer_id, "customer_id")
         customer = live_customer(session, customer_id)
         order = customer_order(session, customer_id, order_id)
         merchant_id = order.merchant_id if order else None
-        authorize("crm.write", merchant_id)
+        authorize("tickets.open", merchant_id)
         ticket = Ticket(
             customer_id=customer_id, order_id=order_id, merchant_id=merchant_id, category=category_t,
             priority=priority, status="new", subject=subject_t, created_at=created,
@@ -97,9 +99,10 @@ def open_ticket(
     return _view(store, store.run_write(work), created)
 
 
-def _lock_ticket(session: Session, ticket_id: int) -> Ticket:
+def _lock_ticket(session: Session, ticket_id: int, permission: str = "crm.write") -> Ticket:
     ticket = get_or_404(session, Ticket, ticket_id, "ticket", lock=True)
-    authorize("crm.write", ticket.merchant_id)
+    access.require_own(ticket.customer_id, "ticket", ticket_id, "ticket_id")
+    authorize(permission, ticket.merchant_id)
     return ticket
 
 
@@ -131,9 +134,9 @@ def _move(ticket: Ticket, target: str, when: datetime) -> None:
 
 
 def _change(store: Store, ticket_id: int, when: datetime, change: Callable[[Session, Ticket], None],
-            ) -> dict[str, Any]:
+            permission: str = "crm.write") -> dict[str, Any]:
     def work(session: Session) -> None:
-        change(session, _lock_ticket(session, ticket_id))
+        change(session, _lock_ticket(session, ticket_id, permission))
 
     store.run_write(work)
     return _view(store, ticket_id, when)
@@ -143,9 +146,11 @@ def add_message(
     store: Store, ticket_id: int, author_kind: str, author: str, body: str, *, at: datetime | None = None,
 ) -> dict[str, Any]:
     """Add a message. The first agent message is the first response (a new ticket becomes open);
-    a customer's message on a pending or resolved ticket opens it again. Closed tickets take none."""
-    access.require("crm.write")
+    a customer's message on a pending or resolved ticket opens it again. Closed tickets take none.
+    Agents' messages need ``crm.write``; the customer's need ``tickets.open``."""
     author_kind = choice(author_kind, "author_kind", AUTHOR_KINDS)
+    permission = "crm.write" if author_kind == "agent" else "tickets.open"
+    access.require(permission)
     author_t = text(author, "author", 100)
     body_t = text(body, "body", 10_000)
     when = timestamp(at, "at")
@@ -165,7 +170,7 @@ def add_message(
         session.add(TicketMessage(ticket_id=ticket.id, author_kind=author_kind, author=author_t, body=body_t,
                                   created_at=when))
 
-    return _change(store, ticket_id, when, change)
+    return _change(store, ticket_id, when, change, permission)
 
 
 def set_status(store: Store, ticket_id: int, status: str, *, at: datetime | None = None) -> dict[str, Any]:
@@ -262,6 +267,7 @@ def _summary(ticket: Ticket, customer_ref: str | None, merchant: str | None, as_
 def _view(store: Store, ticket_id: int, as_of: datetime) -> dict[str, Any]:
     with store.read() as session:
         ticket = get_or_404(session, Ticket, ticket_id, "ticket")
+        access.require_own(ticket.customer_id, "ticket", ticket_id, "ticket_id")
         authorize("crm.read", ticket.merchant_id)
         customer = session.get(Customer, ticket.customer_id)
         merchant = session.get(Merchant, ticket.merchant_id) if ticket.merchant_id else None
@@ -309,6 +315,8 @@ def list_tickets(
     scope = access.merchant_scope()
     if scope is not None:
         query = query.where(Ticket.merchant_id == scope)
+    if access.customer_scope() is not None:
+        query = query.where(Ticket.customer_id == access.customer_scope())
     if breached_only:
         query = query.where(_breached(when))
     query = query.order_by(Ticket.resolution_due_at, Ticket.id).limit(limit)

@@ -9,11 +9,13 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -149,10 +151,14 @@ def create_api_key(
     scopes: list[str],
     channel: str | None = None,
     merchant: str | None = None,
+    rate_limit: int | None = None,
 ) -> dict[str, Any]:
-    """A new key for a channel or merchant. The key is returned once and never stored."""
+    """A new key for a channel or merchant. The key is returned once and never stored.
+    ``rate_limit``: requests a minute for this key (default: the API's ECOM_API_RATE_LIMIT)."""
     if not name.strip():
         raise InvalidInput("an API key needs a name", field="name")
+    if rate_limit is not None and not 1 <= rate_limit <= 1_000_000:
+        raise InvalidInput("rate_limit must be 1 to 1000000 requests a minute", field="rate_limit")
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
     bad = [s for s in scopes if s not in MATRIX or s in ADMIN_ONLY]
@@ -172,6 +178,7 @@ def create_api_key(
                 channel=channel,
                 merchant_id=merchant_id,
                 scopes=" ".join(sorted(set(scopes))),
+                rate_limit_per_minute=rate_limit,
                 active=True,
             )
         )
@@ -189,6 +196,7 @@ def create_api_key(
             "channel": channel,
             "merchant": merchant,
             "scopes": sorted(set(scopes)),
+            "rate_limit": rate_limit,
             "note": "store the key now: it is shown only once",
         }
 
@@ -224,6 +232,7 @@ def list_api_keys(store: Store) -> list[dict[str, Any]]:
                 "channel": c.channel,
                 "merchant": m,
                 "scopes": c.scopes.split(),
+                "rate_limit": c.rate_limit_per_minute,
                 "active": c.active,
                 "last_used_at": c.last_used_at,
             }
@@ -231,13 +240,36 @@ def list_api_keys(store: Store) -> list[dict[str, Any]]:
         ]
 
 
-def authenticate_api_key(store: Store, key: str) -> Principal:
+@dataclass(frozen=True)
+class ApiCaller:
+    """Who sent an API request: the principal its key acts as, and the key's own settings."""
+
+    principal: Principal
+    client_id: int
+    prefix: str
+    rate_limit: int | None
+
+
+LAST_USED_EVERY = timedelta(minutes=5)  # how stale ``last_used_at`` may get (not a write per request)
+
+
+def authenticate_api_client(store: Store, key: str) -> ApiCaller:
     failed = AuthenticationFailed("invalid or revoked API key", field="api_key")
     parts = (key or "").split("_", 2)
-    if len(parts) != 3 or parts[0] != "ek":
+    if len(parts) != 3 or parts[0] != "ek" or len(parts[1]) > 16:
         raise failed
     with store.read() as session:
         client = session.scalar(select(ApiClient).where(ApiClient.key_prefix == parts[1]))
     if client is None or not client.active or not hmac.compare_digest(client.key_hash, _key_hash(key)):
         raise failed
-    return Principal(f"apikey:{client.key_prefix}", "channel", client.merchant_id, frozenset(client.scopes.split()))
+    now = utcnow()
+    if client.last_used_at is None or now - client.last_used_at > LAST_USED_EVERY:
+        with store.write() as session:
+            session.execute(update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now))
+    principal = Principal(f"apikey:{client.key_prefix}", "channel", client.merchant_id,
+                          frozenset(client.scopes.split()))
+    return ApiCaller(principal, client.id, client.key_prefix, client.rate_limit_per_minute)
+
+
+def authenticate_api_key(store: Store, key: str) -> Principal:
+    return authenticate_api_client(store, key).principal

@@ -1,14 +1,18 @@
 """The carrier interface and a fake carrier.
 
 A real adapter books a label with the carrier's service and returns its tracking number;
-tracking events come back later (a webhook in the API step, or ``ecom shipment track``)."""
+tracking events come back later, signed, to the API's carrier webhook (``parse_webhook`` checks
+the carrier's signature and reads its format), or from ``ecom shipment track``."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from ops_store.shipping.events import CarrierEvent, parse_fake_carrier_event
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,10 @@ class CarrierAdapter(Protocol):
 
     def create_label(self, request: LabelRequest) -> str:
         """Book a label; returns the tracking number."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], secret: str, tolerance_s: int) -> CarrierEvent:
+        """Check the carrier's signature on a tracking webhook and read its event."""
         ...
 
 
@@ -42,6 +50,9 @@ class FakeCarrier:
         with self._lock:
             self.labels[number] = request
         return number
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str], secret: str, tolerance_s: int) -> CarrierEvent:
+        return parse_fake_carrier_event(body, headers, secret, tolerance_s=tolerance_s)
 
 
 _CARRIERS: dict[str, CarrierAdapter] = {}
