@@ -89,3 +89,7 @@ _add_plugin_commands()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
