@@ -58,13 +58,14 @@ def field_errors(exc: ValidationError, what: str) -> InvalidInput:
     return InvalidInput(f"{first['field']}: {first['reason']}", field=first["field"], details=problems)
 
 
-def parse_event(model: type[BaseModel], raw: dict[str, Any], what: str) -> Any:
+def parse_event(model: type[BaseModel], raw: dict[str, Any], what: str, *, time_field: str = "created_at") -> Any:
+    """The validated event; its ``time_field`` must carry a time zone."""
     try:
         event = model.model_validate(raw)
     except ValidationError as exc:
         raise field_errors(exc, what) from None
-    if event.created_at.tzinfo is None:  # type: ignore[attr-defined]
-        raise InvalidInput("created_at needs a time zone", field="created_at")
+    if getattr(event, time_field).tzinfo is None:
+        raise InvalidInput(f"{time_field} needs a time zone (e.g. 2026-12-05T10:00:00Z)", field=time_field)
     return event
 
 

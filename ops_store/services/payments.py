@@ -133,7 +133,7 @@ def settle_authorization(session: Session, order_id: int, result: ProviderResult
     order, pay = lock_payment(session, order_id)
     if pay.status != "pending":
         return False
-    kind = "sale" if pay.method == "e_wallet" else "authorize"
+    kind = "sale" if pay.method == "e_wallet" or capture else "authorize"  # sale: authorised and captured at once
     if result.outcome == "approved":
         pay.provider_ref = result.provider_ref or pay.provider_ref
         captured = capture if capture is not None else (pay.method == "e_wallet" or pay.amount == 0)

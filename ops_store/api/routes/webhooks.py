@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ops_store.api.deps import get_settings, get_store
+from ops_store.api.deps import get_settings, get_store, refuse_card_data
 from ops_store.api.problems import PROBLEM_RESPONSES
 from ops_store.api.responses import json_response
 from ops_store.api.schemas import WebhookResult
@@ -25,7 +25,9 @@ from ops_store.services.common import carrier_by_code
 from ops_store.shipping.carrier import get_carrier
 from ops_store.shipping.events import CarrierEvent
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
+# refuse_card_data also keeps the raw body for the dead letter, should the event be refused.
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES,
+                   dependencies=[Depends(refuse_card_data)])
 
 
 def _signed(model: type, what: str) -> dict[str, Any]:
