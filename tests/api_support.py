@@ -38,6 +38,11 @@ def auth(key: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", **headers}
 
 
+def idem(key: str, idempotency_key: str) -> dict[str, str]:
+    """Headers of an order request: the key and an Idempotency-Key."""
+    return auth(key, **{"Idempotency-Key": idempotency_key})
+
+
 def client(store: Store, **settings: Any) -> TestClient:
     """The real app on ``store``, called in-process (no socket); errors come back as responses."""
     return TestClient(create_app(store, ApiSettings(**settings)), raise_server_exceptions=False)
