@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -53,11 +54,22 @@ def simulate_command(
     merchants: int | None = typer.Option(None, "--merchants", help="Merchants (default: 2 to 20 by size)."),
     seed: int = typer.Option(42, "--seed", help="Same seed, same rows."),
     end: str | None = typer.Option(None, "--end", help="History up to this date (default today, UTC)."),
+    live: bool = typer.Option(False, "--live", help="Instead: send live orders, payments and tracking through the "
+                              "running API (`ecom api`) into an existing shop."),
+    rate: float = typer.Option(5.0, "--rate", help="--live: orders a second."),
+    duration: float = typer.Option(60.0, "--duration", help="--live: seconds to run (Ctrl-C stops sooner)."),
+    api_url: str | None = typer.Option(None, "--api-url", help="--live: the API (default ECOM_API_HOST:PORT)."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="ECOM_API_KEY",
+                                       help="--live: a channel key (default: one is created for the run)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Simulate a shop's history (catalog, customers, orders, payments, shipping, returns, stock,
     CRM, loyalty, campaigns) into an empty store, plus clickstream and competitor price files and
-    the ground truth in the data dir's landing folder. See docs/simulate.md."""
+    the ground truth in the data dir's landing folder. See docs/simulate.md. With --live, send a
+    running shop's traffic through the API instead (docs/api.md)."""
+    if live:
+        run(as_json, lambda: _live(rate, duration, api_url, api_key, quiet=as_json))
+        return
     from ops_store.simulate.config import SimConfig
     from ops_store.simulate.run import simulate
 
@@ -90,3 +102,34 @@ def _render(result: dict[str, Any]) -> None:
     console.print(table)
     console.print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in result["seconds"].items()))
     console.print(f"landing files: {result['landing']}")
+
+
+def _live(rate: float, duration: float, api_url: str | None, api_key: str | None, *, quiet: bool) -> dict[str, Any]:
+    from ops_store.api.settings import ApiSettings
+    from ops_store.services.users import create_api_key
+    from ops_store.simulate.live import LiveShop
+
+    settings = ApiSettings()
+    url = api_url or f"http://{settings.host}:{settings.port}"
+    if not api_key:
+        api_key = create_api_key(store(), "live simulator", scopes=["orders.write", "orders.read"],
+                                 channel="web", rate_limit=max(600, int(rate * 120)))["key"]
+    shop = LiveShop(store(), url, api_key, rate=rate)
+
+    def tick(stats: Any) -> None:
+        if not quiet:
+            p50 = stats.p(0.5)
+            counts = ", ".join(f"{k}: {v}" for k, v in sorted(stats.sent.items()))
+            console.print(f"[{time.strftime('%H:%M:%S')}] {counts}" + (f"; order p50 {p50:.0f} ms" if p50 else ""))
+
+    if not quiet:
+        console.print(f"sending {rate:g} orders a second to {url} for {duration:g} s (Ctrl-C stops)")
+    try:
+        stats = shop.run(duration, tick)
+    except KeyboardInterrupt:
+        shop.stop.set()
+        stats = shop.stats
+    finally:
+        shop.close()
+    return {"api": url, "rate": rate, "sent": dict(stats.sent), "order_p50_ms": stats.p(0.5),
+            "order_p99_ms": stats.p(0.99)}

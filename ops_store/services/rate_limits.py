@@ -25,7 +25,7 @@ def take(store: Store, bucket: str, *, per_minute: int, burst: int | None = None
     at = time.time() if now is None else now
     table = ApiRateLimit.__table__
     start = case((table.c.tat > at, table.c.tat), else_=at)
-    for _ in range(2):
+    for _ in range(3):
         with store.engine.begin() as conn:
             moved = conn.execute(
                 update(table).where(table.c.bucket == bucket, start - at <= tolerance)
@@ -34,8 +34,10 @@ def take(store: Store, bucket: str, *, per_minute: int, burst: int | None = None
             if moved is not None:
                 return 0.0
             tat = conn.execute(select(table.c.tat).where(table.c.bucket == bucket)).scalar()
-            if tat is not None:
-                return max(tat - at - tolerance, 0.001)
+        if tat is not None and tat - at > tolerance:
+            return tat - at - tolerance
+        if tat is not None:
+            continue  # another worker created the bucket between the two statements: count again
         try:
             with store.engine.begin() as conn:
                 conn.execute(insert(table).values(bucket=bucket, tat=at + interval))
