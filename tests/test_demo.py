@@ -27,17 +27,19 @@ def test_demo_runs_end_to_end_on_embedded_defaults(tmp_path: Path) -> None:
     assert "A simulated shop" in out and (tmp_path / "demo" / "shop.sqlite").exists()
     assert any((tmp_path / "landing" / "events").iterdir())
     assert (tmp_path / "demo" / "store.sqlite").exists()
-    assert "8. The pipeline" in out and "every check passed" in out
+    assert "8. The channel API" in out and "replayed=True, same body=True" in out
+    assert "422 application/problem+json: lines[0].qty" in out and "orders 201" in out
+    assert "9. The pipeline" in out and "every check passed" in out
     # the models ran on the 180-day shop and report against their baselines
     assert "demand forecast WAPE" in out and "recommendations NDCG@10" in out
     assert "churn model ROC AUC" in out  # 270 days: enough history to train it
     assert (tmp_path / "snapshots" / "current.duckdb").is_symlink()
     # one dashboard sign-in per role, printed once and kept in an owner-only file
-    assert "9. Merchant reports" in out
+    assert "10. Merchant reports" in out
     reports = sorted(p.relative_to(tmp_path / "reports").as_posix() for p in (tmp_path / "reports").rglob("*.pdf"))
     assert len(reports) == 2 and all(r.startswith("sim-shop-0") and "/weekly-" in r for r in reports), reports
     assert all(r.split("/")[-1] in out for r in reports)
-    assert "10. The dashboards" in out and "Serve them with:" in out
+    assert "11. The dashboards" in out and "Serve them with:" in out
     users = (tmp_path / "demo" / "dashboard-users.txt")
     assert users.stat().st_mode & 0o077 == 0
     rows = [line.split("\t") for line in users.read_text().splitlines()]
