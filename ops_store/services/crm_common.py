@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ops_store.errors import InvalidInput
+from ops_store.errors import InvalidInput, NotFound
 from ops_store.models import Customer, Order, Ticket
 from ops_store.security import access
 from ops_store.security.access import PermissionDenied
@@ -89,6 +89,9 @@ def customer_order(session: Session, customer_id: int, order_id: int | None) -> 
         return None
     order = get_or_404(session, Order, order_id, "order")
     if order.customer_id != customer_id:
+        if access.customer_scope() is not None or access.merchant_scope() not in (None, order.merchant_id):
+            # a customer or another merchant may not learn that the order exists
+            raise NotFound(f"order {order_id} does not exist", field="order_id")
         raise InvalidInput(f"order {order_id} is not an order of customer {customer_id}", field="order_id")
     return order
 
