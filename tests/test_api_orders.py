@@ -289,3 +289,31 @@ def test_tickets_over_the_api(store: Store):
     wrong = api.post("/v1/tickets", json={"customer_ref": "C-t", "category": "x", "subject": "s", "message": "m",
                                           "priority": "whenever"}, headers=auth(key))
     assert wrong.status_code == 422 and wrong.json()["field"] == "priority"
+
+
+def test_housekeeping_removes_only_what_is_past_its_time(store: Store):
+    from ops_store.api.housekeeping import tidy
+    from ops_store.models import ApiRateLimit, SignInLink
+    from ops_store.services import customers, rate_limits, self_service
+
+    make_shop(store)
+    key = make_key(store)
+    api = client(store)
+    customers.add_customer(store, name="Ann", email="ann@example.org", customer_ref="C-ann")
+    for n in range(2):
+        api.post("/v1/orders", json=order_doc(f"W-{n}", [("SKU-1", 1)], customer="C-ann"), headers=idem(key, f"h{n}"))
+    self_service.create_link(store, "W-0", "ann@example.org")
+    self_service.create_link(store, "W-1", "ann@example.org")
+    rate_limits.take(store, "sign-in:old", per_minute=10, now=1_000.0)  # idle since long ago
+    with store.write() as session:
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "h0")
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+        first = session.scalar(select(func.min(SignInLink.id)))
+        session.execute(update(SignInLink).where(SignInLink.id == first)
+                        .values(expires_at=utcnow() - timedelta(days=2)))
+    assert tidy(store) == {"idempotency_keys": 1, "sign_in_links": 1, "rate_limit_buckets": 1}
+    with store.read() as session:
+        assert list(session.scalars(select(IdempotencyKey.key))) == ["h1"]
+        assert session.scalar(select(func.count()).select_from(SignInLink)) == 1
+        assert f"key:{key.split('_')[1]}" in set(session.scalars(select(ApiRateLimit.bucket)))
+    assert tidy(store) == {"idempotency_keys": 0, "sign_in_links": 0, "rate_limit_buckets": 0}

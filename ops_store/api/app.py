@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ops_store.api import problems
+from ops_store.api import housekeeping, problems
 from ops_store.api.middleware import GuardMiddleware
 from ops_store.api.routes import health, orders, service, webhooks
 from ops_store.api.settings import ApiSettings
@@ -46,7 +46,7 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
         # hide_parameters: a database error's text never carries the values a client sent.
         store = Store(url, engine=make_engine(url, hide_parameters=True))
     app = FastAPI(title="ecom API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=housekeeping.lifespan)
     app.state.store, app.state.settings = store, settings
     _install_errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)

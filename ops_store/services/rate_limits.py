@@ -50,3 +50,11 @@ def take(store: Store, bucket: str, *, per_minute: int, burst: int | None = None
 def retry_after_header(wait_s: float) -> str:
     """Whole seconds, rounded up (the header takes no fractions)."""
     return str(max(1, math.ceil(wait_s)))
+
+
+def purge_idle(store: Store, *, idle_s: float = 3600, now: float | None = None) -> int:
+    """Delete buckets idle for ``idle_s`` (a missing bucket starts full, as an idle one would be)."""
+    table = ApiRateLimit.__table__
+    with store.engine.begin() as conn:
+        cutoff = (time.time() if now is None else now) - idle_s
+        return int(conn.execute(table.delete().where(table.c.tat < cutoff)).rowcount or 0)

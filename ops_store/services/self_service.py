@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ops_store.db import Store
@@ -147,3 +147,10 @@ def order_product_names(store: Store, order_id: int) -> dict[str, str]:
         rows = session.execute(select(OrderLine.sku, Product.name).join(Product, Product.id == OrderLine.product_id)
                                .where(OrderLine.order_id == order_id))
         return {sku: name for sku, name in rows}
+
+
+def purge_links(store: Store, *, now: datetime | None = None) -> int:
+    """Delete sign-in links expired more than a day ago (used or not); returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=1)
+    with store.write() as session:
+        return int(session.execute(delete(SignInLink).where(SignInLink.expires_at < cutoff)).rowcount or 0)
