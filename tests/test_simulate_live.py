@@ -44,3 +44,15 @@ def test_live_traffic_moves_orders_payments_and_parcels_through_the_api(store: S
     assert sent["tracking duplicate"] + sent["payments duplicate"] >= 0  # duplicates, when sent, were answered
     levels = stock.stock_show(store, "SKU-1")
     assert all(level["on_hand"] >= 0 and level["reserved"] >= 0 for level in levels)
+
+
+def test_live_mode_says_what_is_missing(store: Store, cli_invoke):  # type: ignore[no-untyped-def]
+    from ops_store.cli.main import app
+    from tests.browser_support import free_port
+
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    empty = cli_invoke(app, "simulate", "--live", "--duration", "1", "--api-url", nowhere, ok=False)
+    assert empty["error"]["field"] == "store" and "ecom simulate" in empty["error"]["message"]
+    make_shop(store)
+    refused = cli_invoke(app, "simulate", "--live", "--duration", "1", "--api-url", nowhere, ok=False)
+    assert refused["error"]["field"] == "api_url" and "ecom api" in refused["error"]["message"]

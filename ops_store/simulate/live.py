@@ -91,6 +91,7 @@ class LiveShop:
         self.http = httpx.Client(base_url=api_url.rstrip("/"), timeout=30,
                                  limits=httpx.Limits(max_connections=clients))
         self.headers = {"Authorization": f"Bearer {api_key}"}
+        self._check_api(api_url)
         self.pool = ThreadPoolExecutor(max_workers=clients)
         self.stats = LiveStats()
         self.stop = threading.Event()
@@ -98,6 +99,17 @@ class LiveShop:
         self.parcels: dict[str, int] = {}  # tracking number -> steps done
         self.run_id = uuid.uuid4().hex[:6]
         self._lock = threading.Lock()
+
+    def _check_api(self, api_url: str) -> None:
+        try:
+            ready = self.http.get("/v1/ready")
+        except httpx.HTTPError:
+            self.http.close()
+            raise InvalidInput(f"no API answers at {api_url}: start it with `ecom api` (or give --api-url)",
+                               field="api_url") from None
+        if ready.status_code != 200:
+            self.http.close()
+            raise InvalidInput(f"the API at {api_url} is not ready: {ready.text[:200]}", field="api_url")
 
     # ----------------------------------------------------------------------------------- orders
     def _document(self, n: int) -> dict[str, Any]:
