@@ -180,7 +180,7 @@ def test_scopes_and_merchant_bound_keys(store: Store):
         catalog.add_merchant(store, "M2", "Other shop", currency="USD")
         catalog.add_product(store, "M2", "M2-SKU", "Other", "5.00", "1.00")
         stock.receive_stock(store, "M2-SKU", "W1", 10)
-    api = client(store)
+    api = client(store, key_cache_s=0)  # every request checks its key in the store
     m1_order = orders.place_order(store, order_doc("W-1", [("SKU-1", 1)]))["order_id"]
     m2_key = make_key(store, merchant="M2")
     assert api.get(f"/v1/orders/{m1_order}", headers=auth(m2_key)).status_code == 404
@@ -202,6 +202,14 @@ def test_scopes_and_merchant_bound_keys(store: Store):
         users.revoke_api_key(store, read_only.split("_")[1])
     revoked = api.get(f"/v1/orders/{m1_order}", headers=auth(read_only))
     assert revoked.status_code == 401 and revoked.json()["code"] == "authentication_failed"
+    # A worker trusts a key it checked for ECOM_API_KEY_CACHE_S seconds: a revocation lands within that.
+    cached = client(store, key_cache_s=300)
+    other = make_key(store, scopes=("orders.read",), name="feed 2")
+    assert cached.get(f"/v1/orders/{m1_order}", headers=auth(other)).status_code == 200
+    with acting_as(SYSTEM):
+        users.revoke_api_key(store, other.split("_")[1])
+    assert cached.get(f"/v1/orders/{m1_order}", headers=auth(other)).status_code == 200
+    assert client(store).get(f"/v1/orders/{m1_order}", headers=auth(other)).status_code == 401
     assert api.get(f"/v1/orders/{m1_order}").headers["www-authenticate"] == "Bearer"
 
 

@@ -594,3 +594,17 @@ def test_reservations_match_stock_levels(shop) -> None:
         ).all()
         levels = {(lv.product_id, lv.warehouse_id): lv.reserved for lv in session.scalars(select(StockLevel))}
     assert {(p, w): int(q) for p, w, q in active} == {k: v for k, v in levels.items() if v}
+
+
+def test_the_view_made_with_the_order_equals_the_order_read_back(store):
+    """Placing answers from the rows it just wrote (no read-back); it must be what a read gives."""
+    from tests.factories import make_shop as shop_of
+
+    shop_of(store)
+    split = orders.place_order(store, order_doc("V-1", [("SKU-1", 12), ("SKU-3", 1)], method="bank_transfer",
+                                                discount="5.00"))
+    cod = orders.place_order(store, order_doc("V-2", [("SKU-2", 1)], method="cash_on_delivery"))
+    assert [a["warehouse"] for a in split["lines"][0]["allocations"]] == ["W1", "W2"]
+    for placed in (split, cod):
+        assert placed.pop("replayed") is False
+        assert placed == orders.get_order(store, placed["order_id"])

@@ -19,6 +19,7 @@ from ops_store.api.routes import health, orders, service, webhooks
 from ops_store.api.settings import ApiSettings
 from ops_store.db import Store, make_engine
 from ops_store.errors import DomainError
+from ops_store.services import rate_limits, users
 from ops_store.services.orders import keep_rejected
 from ops_store.settings import StoreSettings
 
@@ -48,6 +49,8 @@ def create_app(store: Store | None = None, settings: ApiSettings | None = None) 
     app = FastAPI(title="ecom API", version="1", description=DESCRIPTION, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=housekeeping.lifespan)
     app.state.store, app.state.settings = store, settings
+    # Per worker process: keys checked in the last seconds, and rate-limit cells taken ahead.
+    app.state.key_cache, app.state.leases = users.ApiKeyCache(settings.key_cache_s), rate_limits.Leases()
     _install_errors(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (health, orders, service, webhooks):

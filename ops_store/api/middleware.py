@@ -55,18 +55,27 @@ class GuardMiddleware:
             self._log(scope, 413, started)
             return
 
-        seen = 0
+        seen, cut_off = 0, False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, cut_off
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    cut_off = True
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
+            if cut_off:
+                # The app caught the cut-off itself (FastAPI answers any error reading a body with a
+                # 400): whatever it answers, the answer is the 413.
+                if message["type"] == "http.response.start" and not status["sent"]:
+                    await self._answer(send, 413, "too_large", f"the request body is over the {limit}-byte limit",
+                                       "body")
+                    status["code"], status["sent"] = 413, True
+                return
             if message["type"] == "http.response.start":
                 status["code"], status["sent"] = message["status"], True
             await send(message)

@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ops_store.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's 400 when reading the body raised
 
 STATUS: dict[str, int] = {
     "invalid_input": 422, "card_data_refused": 422, "not_found": 404, "already_exists": 409,
@@ -102,18 +104,41 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": field_name(e.get("loc", ())), "reason": str(e.get("msg", "invalid"))}
-                  for e in exc.errors()]  # never e["input"]: it may be a card number or personal data
+        # never e["input"]: it may be a card number or personal data. A body that is not JSON at all
+        # is located at ("body", <character offset>): the field at fault is the body itself.
+        errors = [{"field": "body" if e.get("type") == "json_invalid" else field_name(e.get("loc", ())),
+                   "reason": str(e.get("msg", "invalid"))} for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "reason": "invalid"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return problem(422, "invalid_input", f"{first['field']}: {first['reason']}{more}", field=first["field"],
                        errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 400 and exc.detail == BODY_UNREADABLE:
+            # A body FastAPI could not read as JSON (not UTF-8, nested past the parser's depth):
+            # like any other malformed body, a 422 naming the body.
+            return problem(422, "invalid_input", "body: the body is not valid JSON (UTF-8)", field="body",
+                           errors=[{"field": "body", "reason": "the body is not valid JSON (UTF-8)"}])
+        if exc.status_code == 405:
+            # Starlette's Allow names the first route matching the path only (POST for /v1/orders);
+            # RFC 9110 wants every method the resource supports.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "error")
-        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+        return problem(exc.status_code, code, detail, headers=headers)
+
+
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route fully matches at this request's path (asked of the routes
+    themselves: included routers keep theirs inside)."""
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

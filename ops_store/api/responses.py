@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Response
 from pydantic import BaseModel
 
+from ops_store.api.schemas import MAX_ID
 from ops_store.errors import InvalidInput
 
 
@@ -31,7 +32,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind == "before" and value.isdigit():
+        if kind == "before" and value.isdigit() and int(value) <= MAX_ID:
             return int(value)
     except (ValueError, UnicodeDecodeError):
         pass

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 Money = Decimal
+MAX_ID = 2**63 - 1  # ids are BIGINT identities (a 64-bit INTEGER on SQLite): a larger one cannot be bound
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: the JSON types the description documents (no 0 for false, no "5" for 5)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class _Out(BaseModel):
@@ -113,7 +117,7 @@ class OrderPage(_Out):
 
 
 class CancelIn(_In):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=300)  # kept as the order event's note (300)
 
 
 # ------------------------------------------------------------------------------------------ stock
@@ -137,7 +141,7 @@ class StockOut(_Out):
 class ReturnIn(_In):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(gt=0, le=100_000)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=200)  # the return's reason column holds 200
 
 
 class ReturnOut(_Out):
@@ -219,7 +223,7 @@ class CustomerOut(_Out):
 
 class TicketIn(_In):
     customer_ref: str = Field(min_length=1, max_length=100)
-    order_id: int | None = Field(default=None, gt=0)
+    order_id: int | None = Field(default=None, gt=0, le=MAX_ID)
     category: str = Field(min_length=1, max_length=50)
     subject: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=10_000)

@@ -25,6 +25,8 @@ class ApiSettings(BaseSettings):
     ECOM_API_WEBHOOK_TOLERANCE_S      how far a webhook's signed timestamp may be from now (300)
     ECOM_API_SIGN_IN_PER_MINUTE       self-service sign-in attempts a minute per address (10)
     ECOM_API_SECURE_COOKIES           mark the self-service cookie Secure (behind HTTPS) (false)
+    ECOM_API_KEY_CACHE_S              seconds a worker trusts a key it checked (10): a revoked key stops
+                                      working within that time
     ECOM_API_PUBLIC_URL               the site's public address, for mailed sign-in links (unset: links
                                       are mailed only to requests made on loopback, e.g. the demo)
     ECOM_PAYMENT_WEBHOOK_SECRET, ECOM_CARRIER_WEBHOOK_SECRET, ECOM_API_SESSION_SECRET: the shared
@@ -41,6 +43,7 @@ class ApiSettings(BaseSettings):
     webhook_tolerance_s: int = Field(default=300, ge=1)
     sign_in_per_minute: int = Field(default=10, ge=1)
     secure_cookies: bool = False
+    key_cache_s: float = Field(default=10.0, ge=0, le=300)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
 

@@ -65,14 +65,18 @@ def check_same_request(remembered: Remembered, fingerprint: str) -> None:
                        "new order, or the same body to retry", field="Idempotency-Key")
 
 
-def claim(session: Session, client_id: int, key: str, fingerprint: str, order_id: int, *, hours: int) -> None:
-    """Inside the order's unit of work: tie the key to the order (a duplicate key fails the unit)."""
+def claim(session: Session, client_id: int, key: str, fingerprint: str, order_id: int, *, hours: int,
+          response: tuple[int, str] | None = None) -> None:
+    """Inside the order's unit of work: tie the key to the order (a duplicate key fails the unit),
+    with the response when it is already final."""
     now = utcnow()
     # An expired row of the same key is gone first, so an old key can be used again.
     session.execute(delete(IdempotencyKey).where(IdempotencyKey.api_client_id == client_id,
                                                  IdempotencyKey.key == key, IdempotencyKey.expires_at <= now))
     session.add(IdempotencyKey(api_client_id=client_id, key=key, request_hash=fingerprint, order_id=order_id,
-                               created_at=now, expires_at=now + timedelta(hours=max(hours, MIN_RETENTION_HOURS))))
+                               status_code=response[0] if response else None,
+                               response_body=response[1] if response else None, created_at=now,
+                               expires_at=now + timedelta(hours=max(hours, MIN_RETENTION_HOURS))))
     session.flush()
 
 

@@ -133,10 +133,12 @@ def _benefits(
     return _Benefits(discount, shipping, coupon, coupon_value, points)
 
 
-def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) -> tuple[int, bool]:
+def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str,
+           ) -> tuple[int, bool, dict[str, Any] | None]:
+    """The order's id, whether it is new, and (when new) its view from the rows just written."""
     existing = _existing(session, doc, payload_hash)
     if existing is not None:
-        return existing.id, False
+        return existing.id, False, None
     merchant = merchant_by_code(session, doc.merchant)
     access.require("orders.write", merchant_id=merchant.id)
     option = session.scalar(
@@ -213,41 +215,69 @@ def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str) 
         lines.append(ol)
     session.add_all(lines)
     session.flush()
+    reservations = [
+        Reservation(order_id=order.id, order_line_id=lines[a.line].id, product_id=a.product_id,
+                    warehouse_id=a.warehouse_id, quantity=a.quantity, status="active")
+        for a in allocations
+    ]
+    session.add_all(reservations)
     for a in allocations:
-        session.add(Reservation(
-            order_id=order.id, order_line_id=lines[a.line].id, product_id=a.product_id,
-            warehouse_id=a.warehouse_id, quantity=a.quantity, status="active",
-        ))
         levels[(a.product_id, a.warehouse_id)].reserved += a.quantity
     pay = doc.payment
-    session.add(Payment(
+    payment = Payment(
         order_id=order.id, method=pay.method, status="pending", amount=order.total, currency=order.currency,
         captured_amount=Decimal("0"), refunded_amount=Decimal("0"), provider="fake" if pay.method in PREPAID_METHODS
         else pay.method, provider_token=pay.token, card_brand=pay.brand, card_last4=pay.last4,
-    ))
-    session.add(OrderEvent(order_id=order.id, from_status=None, to_status="placed", actor=actor,
-                           note=f"{doc.channel} {doc.channel_order_ref}"))
+    )
+    event = OrderEvent(order_id=order.id, from_status=None, to_status="placed", actor=actor,
+                       note=f"{doc.channel} {doc.channel_order_ref}")
+    session.add_all([payment, event])
     session.flush()
     for key in {(a.product_id, a.warehouse_id) for a in allocations}:
         alerts.evaluate(session, levels[key])
-    return order.id, True
+    view = _shape(
+        order, merchant_code=merchant.code, customer_ref=doc.customer_ref, option_code=option.code,
+        wh_codes=dict(session.execute(select(Warehouse.id, Warehouse.code)
+                                      .where(Warehouse.id.in_({a.warehouse_id for a in allocations}))).all()),
+        lines=lines, reservations=reservations, shipped={}, payment=payment, shipments=[], events=[event],
+        coupon=session.scalar(select(Coupon.code).where(Coupon.id == order.coupon_id)) if order.coupon_id else None,
+        campaign=session.scalar(select(Campaign.code).where(Campaign.id == order.campaign_id))
+        if order.campaign_id else None,
+    )
+    return order.id, True, view
+
+
+@dataclass(frozen=True)
+class Placed:
+    order_id: int
+    created: bool
+    # The order as this unit of work commits it, when nothing is left to do after the commit (no
+    # card or e-wallet to authorise); else None.
+    view: dict[str, Any] | None
 
 
 def place_order(
     store: Store, document: Any, *, actor: str | None = None, authorize: bool = True,
-    on_placed: Callable[[Session, int], None] | None = None,
+    on_placed: Callable[[Session, Placed], None] | None = None,
 ) -> dict[str, Any]:
     """Place an order from a channel's document. Stock for every line is reserved atomically, or
     nothing is. The same channel and reference again returns the existing order (``replayed``);
     the same reference with other content is a Conflict. Card and e-wallet payments are then
     authorised with the provider (a decline cancels the order and frees its stock).
-    ``on_placed(session, order_id)`` runs inside the order's unit of work (the API ties its
+    ``on_placed(session, placed)`` runs inside the order's unit of work (the API ties its
     idempotency key to the order there); an IntegrityError from it undoes the whole order."""
 
-    def work(session: Session) -> tuple[int, bool]:
-        placed = _place(session, doc, payload_hash, who)
+    def work(session: Session) -> Placed:
+        order_id, created, fresh = _place(session, doc, payload_hash, who)
+        then_authorize = created and authorize and doc.payment.method in PREPAID_METHODS
+        view = None
+        if not then_authorize:  # the view in the same unit of work: no second round trip
+            if fresh is None:
+                fresh = order_view(session, session.get(Order, order_id))  # type: ignore[arg-type]
+            view = {**fresh, "replayed": not created}
+        placed = Placed(order_id, created, view)
         if on_placed is not None:
-            on_placed(session, placed[0])
+            on_placed(session, placed)
         return placed
 
     try:
@@ -255,7 +285,8 @@ def place_order(
         payload_hash = doc.payload_hash()
         who = actor or f"channel:{doc.channel}"
         try:
-            order_id, created = store.run_write(work)
+            placed = store.run_write(work)
+            order_id, created = placed.order_id, placed.created
         except IntegrityError:
             # Another request with the same channel reference won the race: replay or conflict.
             with store.read() as session:
@@ -263,15 +294,18 @@ def place_order(
             if existing is None or on_placed is not None:
                 raise
             order_id, created = existing.id, False
+            placed = Placed(order_id, False, None)
     except DomainError as exc:
         keep_rejected(store, "order", document, exc, source=actor)
         raise
     if created:
         log.info("order %s placed from %s", order_id, doc.channel)
-        if authorize and doc.payment.method in PREPAID_METHODS:
-            from ops_store.services import payments
+    if placed.view is not None:
+        return placed.view
+    if created and authorize and doc.payment.method in PREPAID_METHODS:
+        from ops_store.services import payments
 
-            payments.authorize_payment(store, order_id, actor=who, raise_on_error=False)
+        payments.authorize_payment(store, order_id, actor=who, raise_on_error=False, view=False)
     view = get_order(store, order_id)
     view["replayed"] = not created
     return view
@@ -317,39 +351,55 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
     merchant = session.get(Merchant, order.merchant_id)
     customer = session.get(Customer, order.customer_id)
     option = session.get(DeliveryOption, order.delivery_option_id)
-    wh_codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
-    reservations = list(session.scalars(select(Reservation).where(Reservation.order_id == order.id)
-                                        .order_by(Reservation.id)))
     shipped: dict[int, int] = {}
     for line_id, qty in session.execute(
         select(ShipmentLine.order_line_id, ShipmentLine.quantity)
         .join(Shipment, Shipment.id == ShipmentLine.shipment_id).where(Shipment.order_id == order.id)
     ):
         shipped[line_id] = shipped.get(line_id, 0) + qty
-    lines = []
-    for ol in session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)):
-        lines.append({
-            "line_no": ol.line_no, "sku": ol.sku, "qty": ol.quantity, "unit_price": ol.unit_price,
-            "discount": ol.discount, "line_total": ol.line_total, "qty_shipped": shipped.get(ol.id, 0),
-            "allocations": [
-                {"warehouse": wh_codes[r.warehouse_id], "qty": r.quantity, "status": r.status}
-                for r in reservations if r.order_line_id == ol.id
-            ],
-        })
-    payment = session.scalar(select(Payment).where(Payment.order_id == order.id))
-    shipments = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)))
-    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
-    return {
-        "order_id": order.id, "status": order.status, "merchant": merchant.code if merchant else None,
-        "channel": order.channel, "channel_order_ref": order.channel_order_ref,
-        "customer_ref": customer.customer_ref if customer else None, "currency": order.currency,
-        "subtotal": order.subtotal, "discount": order.discount, "shipping": order.shipping, "tax": order.tax,
-        "total": order.total, "delivery_option": option.code if option else None,
-        "coupon": session.scalar(select(Coupon.code).where(Coupon.id == order.coupon_id)) if order.coupon_id else None,
-        "campaign": session.scalar(select(Campaign.code).where(Campaign.id == order.campaign_id))
+    return _shape(
+        order, merchant_code=merchant.code if merchant else None,
+        customer_ref=customer.customer_ref if customer else None, option_code=option.code if option else None,
+        wh_codes=dict(session.execute(select(Warehouse.id, Warehouse.code)).all()),
+        lines=list(session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)
+                                   .order_by(OrderLine.line_no))),
+        reservations=list(session.scalars(select(Reservation).where(Reservation.order_id == order.id)
+                                          .order_by(Reservation.id))),
+        shipped=shipped, payment=session.scalar(select(Payment).where(Payment.order_id == order.id)),
+        shipments=list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)
+                                       .order_by(Shipment.id))),
+        events=list(session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)
+                                    .order_by(OrderEvent.id))),
+        coupon=session.scalar(select(Coupon.code).where(Coupon.id == order.coupon_id)) if order.coupon_id else None,
+        campaign=session.scalar(select(Campaign.code).where(Campaign.id == order.campaign_id))
         if order.campaign_id else None,
+    )
+
+
+def _shape(
+    order: Order, *, merchant_code: str | None, customer_ref: str | None, option_code: str | None,
+    wh_codes: dict[int, str], lines: list[OrderLine], reservations: list[Reservation], shipped: dict[int, int],
+    payment: Payment | None, shipments: list[Shipment], events: list[OrderEvent], coupon: str | None,
+    campaign: str | None,
+) -> dict[str, Any]:
+    """The order as callers see it, from its rows (read back, or still in the unit that made them)."""
+    return {
+        "order_id": order.id, "status": order.status, "merchant": merchant_code,
+        "channel": order.channel, "channel_order_ref": order.channel_order_ref,
+        "customer_ref": customer_ref, "currency": order.currency,
+        "subtotal": order.subtotal, "discount": order.discount, "shipping": order.shipping, "tax": order.tax,
+        "total": order.total, "delivery_option": option_code, "coupon": coupon, "campaign": campaign,
         "points_redeemed": order.points_redeemed,
-        "promised_on": order.promised_on, "placed_at": order.placed_at, "lines": lines,
+        "promised_on": order.promised_on, "placed_at": order.placed_at,
+        "lines": [
+            {"line_no": ol.line_no, "sku": ol.sku, "qty": ol.quantity, "unit_price": ol.unit_price,
+             "discount": ol.discount, "line_total": ol.line_total, "qty_shipped": shipped.get(ol.id, 0),
+             "allocations": [
+                 {"warehouse": wh_codes[r.warehouse_id], "qty": r.quantity, "status": r.status}
+                 for r in reservations if r.order_line_id == ol.id
+             ]}
+            for ol in lines
+        ],
         "payment": None if payment is None else {
             "method": payment.method, "status": payment.status, "amount": payment.amount,
             "captured": payment.captured_amount, "refunded": payment.refunded_amount,

@@ -94,7 +94,7 @@ def _provider(payment: Payment, provider: PaymentProvider | None) -> PaymentProv
 
 def authorize_payment(
     store: Store, order_id: int, *, actor: str = "system", provider: PaymentProvider | None = None,
-    raise_on_error: bool = True,
+    raise_on_error: bool = True, view: bool = True,
 ) -> dict[str, Any]:
     """Authorise a card (capture comes at shipping) or charge an e-wallet at once. Approved: the
     order becomes paid. Declined: the payment fails and the order is cancelled, freeing its stock.
@@ -118,10 +118,10 @@ def authorize_payment(
                 f"the payment provider did not answer ({result.message}); retry with "
                 f"`ecom payment authorize {order_id}`", field="payment",
             )
-        return payment_view(store, order_id)
+        return payment_view(store, order_id) if view else {}
 
     store.run_write(lambda session: settle_authorization(session, order_id, result, actor=actor))
-    return payment_view(store, order_id)
+    return payment_view(store, order_id) if view else {}
 
 
 def settle_authorization(session: Session, order_id: int, result: ProviderResult, *, actor: str,

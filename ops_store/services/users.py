@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -269,6 +271,30 @@ def authenticate_api_client(store: Store, key: str) -> ApiCaller:
     principal = Principal(f"apikey:{client.key_prefix}", "channel", client.merchant_id,
                           frozenset(client.scopes.split()))
     return ApiCaller(principal, client.id, client.key_prefix, client.rate_limit_per_minute)
+
+
+class ApiKeyCache:
+    """Keys this process checked recently, so a busy client is not looked up on every request.
+    A revoked key keeps working here for at most ``ttl_s`` seconds (documented in docs/api.md).
+    Entries are keyed by the key's hash; failures are never cached."""
+
+    def __init__(self, ttl_s: float = 10.0, max_entries: int = 10_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._seen: dict[str, tuple[float, ApiCaller]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, store: Store, key: str) -> ApiCaller:
+        digest, now = _key_hash(key or ""), time.monotonic()
+        with self._lock:
+            hit = self._seen.get(digest)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        caller = authenticate_api_client(store, key)
+        with self._lock:
+            if len(self._seen) >= self.max_entries:
+                self._seen.clear()
+            self._seen[digest] = (now, caller)
+        return caller
 
 
 def authenticate_api_key(store: Store, key: str) -> Principal:

@@ -6,13 +6,15 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ops_store.api.deps import api_caller, get_settings, get_store, refuse_card_data
 from ops_store.api.problems import PROBLEM_RESPONSES, ApiProblem, Problem
 from ops_store.api.responses import decode_cursor, encode_cursor, json_body, json_response
-from ops_store.api.schemas import CancelIn, OrderOut, OrderPage, StockOut
+from ops_store.api.schemas import CancelIn, OrderOut, OrderPage, ResourceId, StockOut
 from ops_store.api.settings import ApiSettings
 from ops_store.db import Store
+from ops_store.errors import InvalidInput
 from ops_store.security.access import acting_as
 from ops_store.services import idempotency, orders, stock
 from ops_store.services.order_document import OrderDocument
@@ -49,15 +51,28 @@ def place_order(
         if replay is not None:
             return replay
 
-        def tie_key(session, order_id: int) -> None:  # type: ignore[no-untyped-def]
-            idempotency.claim(session, caller.client_id, key, fingerprint, order_id,
-                              hours=settings.idempotency_hours)
+        final: list[tuple[int, str]] = []  # the response, when the order's unit of work already knew it
+
+        def tie_key(session: Session, placed: orders.Placed) -> None:
+            """In the order's unit of work: the key, and the response when it is already final."""
+            response = None
+            if placed.view is not None:
+                response = (201 if placed.created else 200, json_body(OrderOut, placed.view))
+                final.append(response)
+            idempotency.claim(session, caller.client_id, key, fingerprint, placed.order_id,
+                              hours=settings.idempotency_hours, response=response)
 
         raw = document.model_dump(mode="json", exclude_none=True)
         for attempt in (1, 2):
             try:
                 view = orders.place_order(store, raw, actor=caller.principal.name, on_placed=tie_key)
                 break
+            except OverflowError:
+                if document.placed_at is None:
+                    raise
+                # A placed_at at the calendar's edge: its promised date (placed_at + days) is past year 9999.
+                raise InvalidInput("placed_at: too far in the future to schedule a delivery",
+                                   field="placed_at") from None
             except IntegrityError:
                 # Raced by a request with this key (replay or 409) or with this channel reference
                 # (the second attempt finds that order and ties the key to it).
@@ -66,9 +81,11 @@ def place_order(
                     return replay
                 if attempt == 2:
                     raise
-        status = 200 if view["replayed"] else 201
-        body = json_body(OrderOut, view)
-        idempotency.remember(store, caller.client_id, key, status, body)
+        if final:
+            status, body = final[-1]
+        else:  # a card or e-wallet was authorised after the order's commit
+            status, body = 200 if view["replayed"] else 201, json_body(OrderOut, view)
+            idempotency.remember(store, caller.client_id, key, status, body)
         return Response(body, status_code=status, media_type="application/json",
                         headers={"Location": f"/v1/orders/{view['order_id']}"})
 
@@ -92,14 +109,14 @@ def _replay(store: Store, caller: ApiCaller, key: str, fingerprint: str) -> Resp
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, summary="Read an order")
-def read_order(order_id: int, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
+def read_order(order_id: ResourceId, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
                ) -> Response:
     with acting_as(caller.principal):
         return json_response(OrderOut, orders.get_order(store, order_id))
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an order not yet shipped")
-def cancel_order(order_id: int, body: CancelIn | None = None, caller: ApiCaller = Depends(api_caller),
+def cancel_order(order_id: ResourceId, body: CancelIn | None = None, caller: ApiCaller = Depends(api_caller),
                  store: Store = Depends(get_store)) -> Response:
     """Releases the reserved stock; an authorised payment is voided, a captured one refunded."""
     with acting_as(caller.principal):

@@ -11,6 +11,7 @@ from ops_store.api.schemas import (
     CustomerIn,
     CustomerOut,
     CustomerPatch,
+    ResourceId,
     ReturnIn,
     ReturnOut,
     TicketIn,
@@ -29,7 +30,7 @@ CustomerRef = Path(min_length=1, max_length=100)
 
 @router.post("/orders/{order_id}/returns", status_code=201, response_model=ReturnOut, tags=["returns"],
              summary="Request a return of a delivered order line")
-def request_return(order_id: int, body: ReturnIn, caller: ApiCaller = Depends(api_caller),
+def request_return(order_id: ResourceId, body: ReturnIn, caller: ApiCaller = Depends(api_caller),
                    store: Store = Depends(get_store)) -> Response:
     with acting_as(caller.principal):
         view = returns.request_return(store, order_id, sku=body.sku, qty=body.qty, reason=body.reason,
@@ -38,7 +39,7 @@ def request_return(order_id: int, body: ReturnIn, caller: ApiCaller = Depends(ap
 
 
 @router.get("/returns/{return_id}", response_model=ReturnOut, tags=["returns"], summary="Track a return")
-def read_return(return_id: int, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
+def read_return(return_id: ResourceId, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
                 ) -> Response:
     with acting_as(caller.principal):
         return json_response(ReturnOut, returns.return_view(store, return_id))
@@ -85,7 +86,7 @@ def open_ticket(body: TicketIn, caller: ApiCaller = Depends(api_caller), store: 
 
 @router.post("/tickets/{ticket_id}/messages", status_code=201, response_model=TicketOut, tags=["support"],
              summary="Add the customer's message to a ticket")
-def add_ticket_message(ticket_id: int, body: TicketMessageIn, caller: ApiCaller = Depends(api_caller),
+def add_ticket_message(ticket_id: ResourceId, body: TicketMessageIn, caller: ApiCaller = Depends(api_caller),
                        store: Store = Depends(get_store)) -> Response:
     with acting_as(caller.principal):
         view = tickets.add_message(store, ticket_id, "customer", f"customer via {caller.principal.name}"[:100],
@@ -95,7 +96,7 @@ def add_ticket_message(ticket_id: int, body: TicketMessageIn, caller: ApiCaller 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut, tags=["support"],
             summary="Read a ticket and its replies")
-def read_ticket(ticket_id: int, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
+def read_ticket(ticket_id: ResourceId, caller: ApiCaller = Depends(api_caller), store: Store = Depends(get_store),
                 ) -> Response:
     with acting_as(caller.principal):
         return json_response(TicketOut, tickets.ticket_view(store, ticket_id))
