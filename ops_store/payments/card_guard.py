@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ops_store.errors import CardDataRefused
+from ops_store.errors import CardDataRefused, InvalidInput
 
 REDACTED = "[redacted: card data]"
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,}")
@@ -39,7 +39,12 @@ def contains_card_number(text: str) -> bool:
     return False
 
 
-def _walk(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
+MAX_DEPTH = 64  # no document of ours nests this deep; deeper input is refused, not recursed into
+
+
+def _walk(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str | None, Any]]:
+    if depth > MAX_DEPTH and isinstance(value, dict | list):
+        raise InvalidInput(f"{path or 'document'}: nested deeper than {MAX_DEPTH} levels", field=path or "document")
     if isinstance(value, dict):
         for key, item in value.items():
             if contains_card_number(str(key)):
@@ -49,12 +54,12 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
                 )
             child = f"{path}.{key}" if path else str(key)
             yield child, str(key), item
-            yield from _walk(item, child)
+            yield from _walk(item, child, depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             child = f"{path}[{i}]"
             yield child, None, item
-            yield from _walk(item, child)
+            yield from _walk(item, child, depth + 1)
 
 
 def check_no_card_data(document: Any) -> None:
@@ -78,18 +83,21 @@ def check_no_card_data(document: Any) -> None:
 
 
 
-def redact_card_data(document: Any) -> Any:
+def redact_card_data(document: Any, depth: int = 0) -> Any:
     """A copy of a JSON-like document with card numbers and security codes masked, so a refused
-    request can be kept for inspection without keeping what must never be stored."""
+    request can be kept for inspection without keeping what must never be stored. Parts nested
+    deeper than MAX_DEPTH are dropped."""
+    if depth > MAX_DEPTH and isinstance(document, dict | list):
+        return "[dropped: nested too deep]"
     if isinstance(document, dict):
         return {
             (REDACTED if contains_card_number(str(k)) else k): (
-                REDACTED if _SECURITY_FIELDS.match(str(k)) else redact_card_data(v)
+                REDACTED if _SECURITY_FIELDS.match(str(k)) else redact_card_data(v, depth + 1)
             )
             for k, v in document.items()
         }
     if isinstance(document, list):
-        return [redact_card_data(v) for v in document]
+        return [redact_card_data(v, depth + 1) for v in document]
     if isinstance(document, str | int) and not isinstance(document, bool) and contains_card_number(str(document)):
         return REDACTED
     return document

@@ -34,13 +34,13 @@ class _Strict(BaseModel):
 
 
 class PaymentEventData(_Strict):
-    order_id: int = Field(gt=0)
+    order_id: int = Field(gt=0, le=2**63 - 1)
     provider_ref: str | None = Field(default=None, max_length=100)
     amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     refund_id: str | None = Field(default=None, max_length=100)
     idempotency_key: str | None = Field(default=None, max_length=200)  # ours, when we asked for it
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=200)  # payments.failure_reason
 
 
 class ProviderEvent(_Strict):

@@ -66,11 +66,20 @@ class OrderDocument(_Strict):
             seen.add(line.sku)
         return lines
 
+    @field_validator("placed_at", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("placed_at must be a date-time string such as 2026-01-31T12:00:00Z")
+        return value
+
     @field_validator("placed_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("placed_at needs a time zone (use UTC, e.g. 2026-01-31T12:00:00Z)")
+        if value is not None and not 1970 <= value.year <= 9000:
+            raise ValueError("placed_at must be a real order time (years 1970 to 9000)")
         return value
 
     def payload_hash(self) -> str:

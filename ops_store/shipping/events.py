@@ -34,7 +34,7 @@ class CarrierEvent(BaseModel):
     status: TrackingStatus
     occurred_at: datetime
     location: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=300)  # tracking_events.description
 
 
 def parse_fake_carrier_event(body: bytes, headers: Mapping[str, str], secret: str, *,

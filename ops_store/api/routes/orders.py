@@ -14,7 +14,6 @@ from ops_store.api.responses import decode_cursor, encode_cursor, json_body, jso
 from ops_store.api.schemas import CancelIn, OrderOut, OrderPage, ResourceId, StockOut
 from ops_store.api.settings import ApiSettings
 from ops_store.db import Store
-from ops_store.errors import InvalidInput
 from ops_store.security.access import acting_as
 from ops_store.services import idempotency, orders, stock
 from ops_store.services.order_document import OrderDocument
@@ -67,12 +66,6 @@ def place_order(
             try:
                 view = orders.place_order(store, raw, actor=caller.principal.name, on_placed=tie_key)
                 break
-            except OverflowError:
-                if document.placed_at is None:
-                    raise
-                # A placed_at at the calendar's edge: its promised date (placed_at + days) is past year 9999.
-                raise InvalidInput("placed_at: too far in the future to schedule a delivery",
-                                   field="placed_at") from None
             except IntegrityError:
                 # Raced by a request with this key (replay or 409) or with this channel reference
                 # (the second attempt finds that order and ties the key to it).
