@@ -4,11 +4,6 @@ the browser tests and the live simulator)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,12 +11,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from ops_store.api.app import create_app
+from ops_store.api.background import background_api
 from ops_store.api.settings import ApiSettings
 from ops_store.db import Store
 from ops_store.payments.events import signed_body
 from ops_store.security.access import SYSTEM, acting_as
 from ops_store.services import users
-from tests.browser_support import free_port
 
 CHANNEL_SCOPES = ("orders.write", "orders.read", "stock.read", "returns.request", "customers.write",
                   "customers.read", "tickets.open", "crm.read")
@@ -58,30 +53,5 @@ def signed(event: dict[str, Any], secret_name: str, *, at: int | None = None) ->
 @contextmanager
 def live_api(env: dict[str, str], *, workers: int = 2, timeout: float = 60) -> Iterator[str]:
     """`ecom api` as a user runs it (uvicorn, ``workers`` processes) with ``env``; yields its base URL."""
-    port = free_port()
-    full_env = {**os.environ, **env}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ops_store.cli.main", "api", "--port", str(port), "--workers", str(workers)],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                raise RuntimeError(f"the API did not start on {url}:\n{output[-3000:]}")
-            time.sleep(0.2)
+    with background_api(env, workers=workers, timeout=timeout) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()

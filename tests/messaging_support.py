@@ -7,7 +7,6 @@ import datetime as dt
 import email
 import email.policy
 import ipaddress
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from ops_store.api.background import free_port
 
 
 @dataclass
@@ -64,12 +65,6 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def smtp_server(tls_folder: Path | None = None) -> Iterator[Mailbox]:
     """A real SMTP server on a free loopback port; with ``tls_folder`` it offers STARTTLS."""
@@ -83,7 +78,7 @@ def smtp_server(tls_folder: Path | None = None) -> Iterator[Mailbox]:
         context.load_cert_chain(cert, key)
         kwargs = {"tls_context": context, "require_starttls": True}
         box.cafile = cert
-    box.port = _free_port()
+    box.port = free_port()
     controller = Controller(_Collect(box), hostname="127.0.0.1", port=box.port, **kwargs)
     controller.start()
     try:

@@ -47,8 +47,8 @@ def test_live_traffic_moves_orders_payments_and_parcels_through_the_api(store: S
 
 
 def test_live_mode_says_what_is_missing(store: Store, cli_invoke):  # type: ignore[no-untyped-def]
+    from ops_store.api.background import free_port
     from ops_store.cli.main import app
-    from tests.browser_support import free_port
 
     nowhere = f"http://127.0.0.1:{free_port()}"
     empty = cli_invoke(app, "simulate", "--live", "--duration", "1", "--api-url", nowhere, ok=False)

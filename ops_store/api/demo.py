@@ -5,18 +5,13 @@ runs, so the warehouse holds them too."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
+from ops_store.api.background import background_api
 from ops_store.db import Store
 from ops_store.security.access import SYSTEM, acting_as
 from ops_store.services import users
@@ -24,36 +19,6 @@ from ops_store.simulate.live import LiveShop, load_catalog
 
 LIVE_SECONDS = 5
 LIVE_RATE = 4
-
-
-@contextmanager
-def background_api(env: dict[str, str], *, workers: int = 1, timeout: float = 90) -> Iterator[str]:
-    """`ecom api` in a child process on a free loopback port; yields its URL, stops it after."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "ops_store.cli.main", "api", "--port", str(port),
-                                "--workers", str(workers)], env={**os.environ, **env},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"`ecom api` did not start on {url}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def demo_step(*, data_dir: Path, store_url: str, number: int, console: Console, serve: bool = False) -> None:

@@ -63,10 +63,6 @@ def order_list(request: Request, before: str = "") -> Response:
 
 
 def _order_page(request: Request, order_id: int, status: int = 200, **context: object) -> Response:
-    context.setdefault("form", {})
-    context.setdefault("errors", {})
-    context.setdefault("error", None)
-    context.setdefault("notice", None)
     return page(request, "order.j2", status, **views.order_page(store_of(request), order_id), **context)
 
 
@@ -96,9 +92,6 @@ def request_return(request: Request, order_id: str, sku: str = Form(""), qty: st
 
 
 def _tickets_page(request: Request, status: int = 200, **context: object) -> Response:
-    context.setdefault("form", {})
-    context.setdefault("errors", {})
-    context.setdefault("error", None)
     return page(request, "tickets.j2", status, **views.tickets_page(store_of(request)), **context)
 
 
@@ -132,10 +125,6 @@ def open_ticket(request: Request, category: str = Form(""), subject: str = Form(
 
 
 def _ticket_page(request: Request, ticket_id: int, status: int = 200, **context: object) -> Response:
-    context.setdefault("notice", None)
-    context.setdefault("form", {})
-    context.setdefault("errors", {})
-    context.setdefault("error", None)
     return page(request, "ticket.j2", status, **views.ticket_page(store_of(request), ticket_id), **context)
 
 

@@ -54,9 +54,14 @@ class PageExit(Exception):  # noqa: N818 - not an error: a request that ends wit
         self.response = response
 
 
+# What a page with a form shows when the caller has nothing to say: an empty form, no messages.
+FORM_DEFAULTS: dict[str, Any] = {"form": {}, "errors": {}, "error": None, "notice": None}
+
+
 def page(request: Request, template: str, status: int = 200, headers: dict[str, str] | None = None,
          **context: Any) -> HTMLResponse:
     session = account_session(request)
+    context = {**FORM_DEFAULTS, **context}
     html = env.get_template(template).render(
         signed_in=session.customer_id is not None, csrf=session.csrf, path=request.url.path, **context)
     return HTMLResponse(html, status_code=status, headers=headers)

@@ -60,10 +60,6 @@ def _blank(order_ref: str, email: str) -> dict[str, str]:
 
 
 def _sign_in_page(request: Request, status: int = 200, **context: object) -> Response:
-    context.setdefault("form", {})
-    context.setdefault("errors", {})
-    context.setdefault("error", None)
-    context.setdefault("notice", None)
     return page(request, "sign_in.j2", status, links_enabled=SmtpSettings().enabled, **context)
 
 
@@ -90,8 +86,6 @@ def sign_in(request: Request, order_ref: str = Form(""), email: str = Form(""), 
 
 
 def _link_page(request: Request, state: str, status: int = 200, **context: object) -> Response:
-    context.setdefault("form", {})
-    context.setdefault("errors", {})
     enabled = SmtpSettings().enabled
     if not enabled and state == "form":
         state = "unavailable"
