@@ -607,4 +607,6 @@ def test_the_view_made_with_the_order_equals_the_order_read_back(store):
     assert [a["warehouse"] for a in split["lines"][0]["allocations"]] == ["W1", "W2"]
     for placed in (split, cod):
         assert placed.pop("replayed") is False
-        assert placed == orders.get_order(store, placed["order_id"])
+        # compared as JSON: Decimal("0") == Decimal("0.00"), but a channel reads "0" and "0.00"
+        read = orders.get_order(store, placed["order_id"])
+        assert json.dumps(placed, default=str, sort_keys=True) == json.dumps(read, default=str, sort_keys=True)

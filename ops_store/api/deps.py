@@ -21,11 +21,12 @@ from ops_store.services.users import ApiCaller
 bearer = HTTPBearer(auto_error=False, description="An API key from `ecom apikey create`, sent as `Bearer ek_...`")
 
 
-def get_store(request: Request) -> Store:
+# async: FastAPI runs a sync dependency in its threadpool, a hand-off each request would pay for.
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
@@ -36,7 +37,7 @@ def api_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiProblem(401, "authentication_failed", "send an API key as `Authorization: Bearer ek_...`",
                          field="Authorization", headers={"WWW-Authenticate": "Bearer"})
-    store, settings = get_store(request), get_settings(request)
+    store, settings = request.app.state.store, request.app.state.settings
     try:
         caller = request.app.state.key_cache.authenticate(store, credentials.credentials)
     except users.AuthenticationFailed as exc:  # RFC 6750: a 401 names the scheme and the token's fault

@@ -226,7 +226,8 @@ def _place(session: Session, doc: OrderDocument, payload_hash: str, actor: str,
     pay = doc.payment
     payment = Payment(
         order_id=order.id, method=pay.method, status="pending", amount=order.total, currency=order.currency,
-        captured_amount=Decimal("0"), refunded_amount=Decimal("0"), provider="fake" if pay.method in PREPAID_METHODS
+        captured_amount=Decimal("0.00"), refunded_amount=Decimal("0.00"),
+        provider="fake" if pay.method in PREPAID_METHODS
         else pay.method, provider_token=pay.token, card_brand=pay.brand, card_last4=pay.last4,
     )
     event = OrderEvent(order_id=order.id, from_status=None, to_status="placed", actor=actor,
