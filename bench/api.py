@@ -57,11 +57,9 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -79,6 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.api_load import CpuMeter, CpuSplit, Outcome, drive, wait_for_quiet  # noqa: E402
 from bench.throwaway_db import pg_database  # noqa: E402
+from ops_store.api.background import free_port, wait_ready
 from ops_store.db import Store  # noqa: E402
 from ops_store.migrate import upgrade  # noqa: E402
 from ops_store.models import Order  # noqa: E402
@@ -260,12 +259,6 @@ def health_request(port: int) -> bytes:
 # --------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def api_server(url: str, workers: int, log_path: Path, data_dir: Path) -> Iterator[tuple[int, int]]:
     """``ecom api`` on a free port as a user starts it; yields (port, pid), stops it at the end."""
@@ -278,17 +271,10 @@ def api_server(url: str, workers: int, log_path: Path, data_dir: Path) -> Iterat
              "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://{HOST}:{port}/v1/ready", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the API did not start; see {log_path}:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.2)
+            try:
+                wait_ready(process, f"http://{HOST}:{port}/v1/ready", timeout=90)
+            except RuntimeError:
+                raise RuntimeError(f"the API did not start; see {log_path}:\n{log_path.read_text()[-3000:]}") from None
             _wait_for_workers(log_path, workers)
             yield port, process.pid
         finally:
