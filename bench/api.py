@@ -76,13 +76,13 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.api_load import CpuMeter, CpuSplit, Outcome, drive, wait_for_quiet  # noqa: E402
+from bench.place_orders import set_up_shop as set_up_place_orders_shop  # noqa: E402
 from bench.throwaway_db import pg_database  # noqa: E402
 from ops_store.api.background import free_port, wait_ready
 from ops_store.db import Store  # noqa: E402
-from ops_store.migrate import upgrade  # noqa: E402
 from ops_store.models import Order  # noqa: E402
 from ops_store.security.access import SYSTEM, acting_as  # noqa: E402
-from ops_store.services import catalog, stock, users  # noqa: E402
+from ops_store.services import users  # noqa: E402
 from ops_store.settings import StoreSettings  # noqa: E402
 
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -211,20 +211,7 @@ def _remove_sqlite(path: Path) -> None:
 def set_up_shop(store: Store, n_skus: int, n_orders: int) -> tuple[list[str], str]:
     """Migrate and stock the store through the services (as bench/place_orders.py does, with
     ``n_skus`` products); returns the SKUs and a fresh API key for the web channel."""
-    upgrade(store)
-    catalog.add_warehouse(store, "W1", "Main", priority=1)
-    catalog.add_warehouse(store, "W2", "East", priority=2)
-    catalog.add_merchant(store, "M1", "Bench Shop", currency="USD", tax_rate="0.2")
-    catalog.add_carrier(store, "FAST", "Fast Co")
-    catalog.add_delivery_option(store, "standard", kind="standard", name="Standard", carrier="FAST",
-                                price="4.90", promised_days=3)
-    skus = [f"SKU-{i:04d}" for i in range(1, n_skus + 1)]
-    per_warehouse = n_orders * 3  # enough even if every order took the largest quantity of one SKU
-    for i, sku in enumerate(skus):
-        catalog.add_product(store, "M1", sku, f"Product {i}", f"{10 + i % 90}.99", f"{5 + i % 90}.00",
-                            category="bench")
-        stock.receive_stock(store, sku, "W1", per_warehouse)
-        stock.receive_stock(store, sku, "W2", per_warehouse)
+    skus = set_up_place_orders_shop(store, n_orders, n_skus)
     with acting_as(SYSTEM):
         key = users.create_api_key(store, "bench api", scopes=SCOPES, channel="web",
                                    rate_limit=BENCH_RATE_LIMIT)["key"]

@@ -131,7 +131,7 @@ def postgres_stores(server: str) -> Iterator[Callable[[str], Store]]:
 # --------------------------------------------------------------------------- workload
 
 
-def set_up_shop(store: Store, n_orders: int) -> list[str]:
+def set_up_shop(store: Store, n_orders: int, n_skus: int = PRODUCTS) -> list[str]:
     """Migrate and stock the store through the services; returns the SKUs."""
     upgrade(store)
     catalog.add_warehouse(store, "W1", "Main", priority=1)
@@ -140,11 +140,12 @@ def set_up_shop(store: Store, n_orders: int) -> list[str]:
     catalog.add_carrier(store, "FAST", "Fast Co")
     catalog.add_delivery_option(store, "standard", kind="standard", name="Standard", carrier="FAST",
                                 price="4.90", promised_days=3)
-    skus = [f"SKU-{i:03d}" for i in range(1, PRODUCTS + 1)]
+    skus = [f"SKU-{i:04d}" for i in range(1, n_skus + 1)]
     # Enough for every order even if all lines hit one SKU with the largest quantity.
     per_warehouse = n_orders * 3
     for i, sku in enumerate(skus):
-        catalog.add_product(store, "M1", sku, f"Product {i}", f"{10 + i}.99", f"{5 + i}.00", category="bench")
+        catalog.add_product(store, "M1", sku, f"Product {i}", f"{10 + i % 90}.99", f"{5 + i % 90}.00",
+                            category="bench")
         stock.receive_stock(store, sku, "W1", per_warehouse)
         stock.receive_stock(store, sku, "W2", per_warehouse)
     return skus
