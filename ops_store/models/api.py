@@ -24,7 +24,7 @@ class IdempotencyKey(Base):
     id: Mapped[int] = id_column()
     api_client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
     key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))  # method, path and canonical body
+    request_hash: Mapped[str] = mapped_column(String(64))  # the order document's payload hash
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)

@@ -7,8 +7,6 @@ order does. The response is remembered just after; a key whose response was neve
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,12 +40,6 @@ def check_key(key: str | None) -> str:
         raise InvalidInput(f"Idempotency-Key must be at most {KEY_MAX_LEN} printable characters",
                            field="Idempotency-Key")
     return key
-
-
-def request_hash(method: str, path: str, body: object) -> str:
-    """The request's fingerprint: method, path and the body as canonical JSON."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
 def lookup(store: Store, client_id: int, key: str) -> Remembered | None:
