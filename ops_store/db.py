@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from ops_store.settings import StoreSettings
@@ -52,6 +53,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``. On PostgreSQL each engine keeps its own connection pool, sized by
+    ECOM_STORE_POOL_SIZE / ECOM_STORE_MAX_OVERFLOW / ECOM_STORE_POOL_TIMEOUT_S (``kwargs`` win),
+    and pings a pooled connection before lending it, so a restarted server costs no failed request.
+    ECOM_STORE_PREPARED_STATEMENTS=false stops psycopg preparing statements on the server."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -59,7 +64,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)
         return engine
+    settings = StoreSettings()
     kwargs.setdefault("pool_pre_ping", True)
+    if "poolclass" not in kwargs:  # another pool class may not take these
+        kwargs.setdefault("pool_size", settings.pool_size)
+        kwargs.setdefault("max_overflow", settings.max_overflow)
+        kwargs.setdefault("pool_timeout", settings.pool_timeout_s)
+    if not settings.prepared_statements:  # e.g. behind PgBouncer < 1.21 in transaction pooling
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, **kwargs)
 
 
@@ -127,9 +139,38 @@ class Store:
         self.engine.dispose()
 
 
+# PostgreSQL: deadlock, serialization failure, lock not available (run_write retries them).
+_LOCK_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+# PostgreSQL: connection exceptions (class 08), the server shutting down, crashed or starting,
+# too many connections; lock failures that outlasted run_write's retries.
+_UNAVAILABLE_SQLSTATES = _LOCK_SQLSTATES | {"57P01", "57P02", "57P03", "53300"}
+_SQLITE_UNAVAILABLE = ("database is locked", "database is busy", "unable to open database file", "disk i/o error")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is away or overloaded, and the request is not at fault: the same request
+    later may succeed. A dropped or refused connection, a server shutting down, crashed or
+    starting up, no connection free in the pool in time, a lock wait past its retries. Not: a bad
+    statement, a missing table, a constraint violation."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return True  # raised by the client library itself: no server answered (refused, cut, closed)
+    return any(text in str(exc.orig).lower() for text in _SQLITE_UNAVAILABLE)
+
+
 def _is_transient(exc: OperationalError) -> bool:
     sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in {"40P01", "40001", "55P03"}:
+    if sqlstate in _LOCK_SQLSTATES:
         return True
     text = str(exc.orig).lower()
     return "database is locked" in text or "database is busy" in text

@@ -1,5 +1,6 @@
 """Backup and restore on SQLite and PostgreSQL: round trip, refusal, tampering, and a backup taken
-while writers keep writing (the restore equals the moment of the backup, not the end).
+while writers keep writing (orders placed through ``orders.place_order``, stock received): the
+restore equals the moment of the backup, not the end, holds only whole orders and takes new ones.
 
 A restore needs an EMPTY store: on SQLite a new file in tmp_path; on PostgreSQL a new database
 created here on the fixture's server (and dropped after), by default into schema
@@ -30,10 +31,11 @@ from ops_store.cli import output
 from ops_store.cli.backup import backup_command, restore_command
 from ops_store.db import Store
 from ops_store.migrate import current_revision, head_revision
-from ops_store.models import AuditEntry, Base, Reservation, StockLevel, StockMovement
+from ops_store.models import AuditEntry, Base, Order, Reservation, StockLevel, StockMovement
 from ops_store.security.access import PermissionDenied, Principal, acting_as
 from ops_store.services import orders, stock
 from tests.factories import make_shop, order_doc
+from tests.fault_support import assert_orders_whole
 
 TableRows = dict[str, list[tuple[Any, ...]]]
 
@@ -330,6 +332,14 @@ def test_backup_while_writers_keep_writing(store: Store, restore_target, tmp_pat
         assert count(store, name) > snap[name], name  # the live store moved on
     _assert_ledger_balances(target)  # a consistent moment: ledger, balances and reservations agree
     _assert_ledger_balances(store)
+    assert all(t["verified"] for t in restored["tables"])  # each table's checksum equals the manifest's
+    assert_orders_whole(target)  # no order caught half-made: lines, reservations, payment, events
+    # The restored store takes orders again, numbered after the restored ones.
+    with target.read() as session:
+        last = session.scalar(select(func.max(Order.id)))
+    again = orders.place_order(target, order_doc("AFTER-RESTORE", [("SKU-1", 1), ("SKU-3", 1)], customer="C-new"))
+    assert again["order_id"] > last and again["status"] == "paid"  # card authorised: the whole path works
+    assert_orders_whole(target)
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@
   body that grows past it while streaming is cut off; both answer 413;
 - a last-resort handler: an unexpected error answers a problem+json 500 and is logged by type
   only (never its text, the request, or a traceback, which could carry what the client sent);
+  the store's database being away (restarting, unreachable, no free connection) answers 503
+  ``store_unavailable`` with ``Retry-After`` instead: the request was fine, the same one later
+  may succeed;
 - the access log: method, the route's template (``/v1/orders/{order_id}``, never the values in
   the path or the query), status and time.
 """
@@ -18,9 +21,11 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ops_store.api.problems import PROBLEM_JSON, TITLES
+from ops_store.db import is_unavailable
 
 log = logging.getLogger("ops_store.api.access")
 errors = logging.getLogger("ops_store.api")
+STORE_RETRY_AFTER_S = 1  # a PostgreSQL restart takes a second or two; clients back off from there
 
 
 class _TooLarge(Exception):
@@ -88,19 +93,30 @@ class GuardMiddleware:
                                    "body")
             status["code"] = 413
         except Exception as exc:  # noqa: BLE001 - the last resort: answer, log the type only
-            errors.error("unexpected %s on %s %s", type(exc).__name__, scope.get("method"), _route(scope))
-            if not status["sent"]:
-                await self._answer(send, 500, "internal_error", "something went wrong on our side; retry later "
-                                   "(with the same Idempotency-Key for an order)")
-            status["code"] = 500
+            if is_unavailable(exc):
+                errors.warning("store unavailable (%s) on %s %s", type(exc).__name__, scope.get("method"),
+                               _route(scope))
+                if not status["sent"]:
+                    await self._answer(send, 503, "store_unavailable", "the store's database is not available right "
+                                       f"now; retry in {STORE_RETRY_AFTER_S} s or more (with the same "
+                                       "Idempotency-Key for an order)",
+                                       headers=[(b"retry-after", str(STORE_RETRY_AFTER_S).encode())])
+                status["code"] = 503
+            else:
+                errors.error("unexpected %s on %s %s", type(exc).__name__, scope.get("method"), _route(scope))
+                if not status["sent"]:
+                    await self._answer(send, 500, "internal_error", "something went wrong on our side; retry later "
+                                       "(with the same Idempotency-Key for an order)")
+                status["code"] = 500
         self._log(scope, int(status["code"]), started)
 
     @staticmethod
-    async def _answer(send: Send, status: int, code: str, detail: str, field: str | None = None) -> None:
+    async def _answer(send: Send, status: int, code: str, detail: str, field: str | None = None,
+                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
         body = _problem_bytes(status, code, detail, field)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                (b"content-length", str(len(body)).encode())]})
+                                (b"content-length", str(len(body)).encode()), *(headers or [])]})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
