@@ -61,7 +61,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -366,18 +366,32 @@ def quiet(args: argparse.Namespace, progress: Progress, label: str) -> float:
 
 
 
+def _count_orders(url: str) -> int:
+    store = Store(url)
+    try:
+        with store.read() as session:
+            return int(session.scalar(select(func.count()).select_from(Order)))
+    finally:
+        store.dispose()
+
+
 def bench_one(args: argparse.Namespace, backend: str, workers: int, clients: int, progress: Progress,
-              data_dir: Path) -> Run:
+              data_dir: Path, shop_url: str | None = None) -> Run:
+    """One run. Without ``shop_url`` on a fresh, empty store; with it, on that existing store
+    (e.g. a simulated shop, to see the API at that scale), where the bench merchant M1 and its
+    SKUs are added beside what is there and only the orders this run adds are counted."""
     tag = f"{backend[:2]}_w{workers}_c{clients}"
     label = f"{backend:<10} w{workers} c{clients:<3}"
     n_orders = args.orders if args.duration is None else math.ceil(args.duration * DURATION_BODIES_PER_S)
-    with store_url(backend, tag, args.pg_server) as url:
+    fresh = store_url(backend, tag, args.pg_server) if shop_url is None else nullcontext(shop_url)
+    with fresh as url:
         task = progress.add_task(f"{label} stocking {args.skus} SKUs", total=None)
         store = Store(url)
         try:
             skus, key = set_up_shop(store, args.skus, n_orders + args.warmup)
         finally:
             store.dispose()
+        orders_before = _count_orders(url) if shop_url is not None else 0
         progress.update(task, description=f"{label} shop ready", total=1, completed=1)
         xacts_before = pg_xacts(url) if backend == "postgresql" else None
         log_path = data_dir / "bench" / f"api_server_{tag}.log"
@@ -412,12 +426,7 @@ def bench_one(args: argparse.Namespace, backend: str, workers: int, clients: int
             cpu_orders = meter.split(before, meter.snapshot())
             progress.update(task, total=placed.requests,
                             description=f"{label} orders  [dim]{placed.count(201) / placed.seconds:.0f}/s[/]")
-        store = Store(url)
-        try:
-            with store.read() as session:
-                stored = int(session.scalar(select(func.count()).select_from(Order)))
-        finally:
-            store.dispose()
+        stored = _count_orders(url) - orders_before
         xacts = None
         if xacts_before is not None:
             time.sleep(0.3)  # the workers' backends report their counts as they end

@@ -100,23 +100,30 @@ def ours(url: str, warehouse: Path, extension_dir: Path) -> tuple[float, list[An
     return took, results
 
 
-def baseline(url: str, scratch: Path) -> tuple[float, dict[str, int]]:
-    """Wall seconds of pandas.read_sql + CREATE TABLE AS in DuckDB for every table, and the rows per table."""
+def baseline(url: str, scratch: Path, limit: int | None = None,
+             per_table: dict[str, float] | None = None) -> tuple[float, dict[str, int]]:
+    """Wall seconds of pandas.read_sql + CREATE TABLE AS in DuckDB for every table, and the rows per table
+    (at most ``limit`` rows of each: pandas' rate barely depends on the count, and a large shop's whole
+    tables would take it many minutes and gigabytes). ``per_table`` gets each table's seconds."""
     from pipelines.store_tables import table_specs
 
     specs = table_specs()
     engine = create_engine(url)
     con = duckdb.connect(str(fresh_duckdb(scratch)))
     rows: dict[str, int] = {}
+    cap = f" LIMIT {int(limit)}" if limit else ""
     try:
         began = time.perf_counter()
         for spec in specs:
+            started = time.perf_counter()
             cols = ", ".join(f'"{name}"' for name in spec.column_names)
-            df = pd.read_sql(f'SELECT {cols} FROM "{spec.name}"', engine)
+            df = pd.read_sql(f'SELECT {cols} FROM "{spec.name}"{cap}', engine)
             con.register("df", df)
             con.execute(f'CREATE OR REPLACE TABLE "{spec.name}" AS SELECT * FROM df')
             con.unregister("df")
             rows[spec.name] = len(df)
+            if per_table is not None:
+                per_table[spec.name] = time.perf_counter() - started
         took = time.perf_counter() - began
     finally:
         con.close()

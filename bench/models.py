@@ -42,7 +42,7 @@ def timed(figures: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
     return out
 
 
-def bench_forecast(settings: Any, figures: dict[str, float]) -> None:
+def bench_forecast(settings: Any, figures: dict[str, float], config: Any = None) -> None:
     from pipelines.assets_forecast import HISTORY_SQL
     from pipelines.ml import baselines
     from pipelines.ml.demand_model import ForecastConfig, backtest, fit, history_frame, predict, summarise
@@ -52,7 +52,7 @@ def bench_forecast(settings: Any, figures: dict[str, float]) -> None:
     history = timed(figures, "forecast: read demand_daily", lambda: read_frames(settings, {"h": HISTORY_SQL})["h"])
     panel = timed(figures, "forecast: panel", lambda: build_panel(history))
     print(f"  ({panel.units.shape[0]:,} series x {panel.n_days} days)")
-    config = ForecastConfig()
+    config = config or ForecastConfig()
     accuracy, _ = timed(figures, "forecast: backtest (3 origins)", lambda: backtest(panel, config))
     model = timed(figures, "forecast: final fit", lambda: fit(panel, config))
     timed(figures, "forecast: score 28 days", lambda: predict(model, panel))
@@ -122,6 +122,33 @@ def bench_customers(settings: Any, figures: dict[str, float]) -> None:
           f"Brier {report['model']['brier']:.3f} vs {report['baseline']['brier']:.3f}")
 
 
+FORECAST_MODEL = ("forecast: backtest (3 origins)", "forecast: final fit", "forecast: score 28 days")
+FORECAST_BASELINE = "forecast baseline: both baselines"
+RECOMMEND_MODEL = ("recommend: item neighbours fit", "recommend: top 10 for every customer")
+RECOMMEND_BASELINE = "recommend baseline: popularity top 10"
+
+
+def run_models(settings: Any, forecast: Any = None) -> dict[str, float]:
+    """Every model's training and scoring, one after the other; seconds per step (``forecast``:
+    a ForecastConfig other than the product's)."""
+    figures: dict[str, float] = {}
+    bench_forecast(settings, figures, forecast)
+    bench_recommendations(settings, figures)
+    bench_customers(settings, figures)
+    return figures
+
+
+def summary(figures: dict[str, float]) -> dict[str, float]:
+    """The ratios printed at the end, and the train + score total (reads left out)."""
+    model = sum(figures[k] for k in FORECAST_MODEL)
+    rec = sum(figures[k] for k in RECOMMEND_MODEL)
+    return {"forecast_s": model, "forecast_baseline_s": figures[FORECAST_BASELINE],
+            "forecast_ratio": model / figures[FORECAST_BASELINE], "recommend_s": rec,
+            "recommend_baseline_s": figures[RECOMMEND_BASELINE],
+            "recommend_ratio": rec / figures[RECOMMEND_BASELINE],
+            "train_and_score_s": sum(v for k, v in figures.items() if "read" not in k)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=100_000)
@@ -139,22 +166,14 @@ def main() -> None:
             time_build(data_dir)
         from pipelines.settings import PipelineSettings
 
-        settings = PipelineSettings()
-        figures: dict[str, float] = {}
-        bench_forecast(settings, figures)
-        bench_recommendations(settings, figures)
-        bench_customers(settings, figures)
+        figures = run_models(PipelineSettings())
     finally:
         if not args.reuse:
             shutil.rmtree(data_dir, ignore_errors=True)
-    model = (figures["forecast: backtest (3 origins)"] + figures["forecast: final fit"]
-             + figures["forecast: score 28 days"])
-    print(f"ratio forecast (backtest + fit + score) / both baselines = "
-          f"{model / figures['forecast baseline: both baselines']:.1f}")
-    rec = figures["recommend: item neighbours fit"] + figures["recommend: top 10 for every customer"]
-    print(f"ratio item neighbours (fit + top 10) / popularity top 10 = "
-          f"{rec / figures['recommend baseline: popularity top 10']:.1f}")
-    print(f"all models, train and score: {sum(v for k, v in figures.items() if 'read' not in k):.1f} s")
+    totals = summary(figures)
+    print(f"ratio forecast (backtest + fit + score) / both baselines = {totals['forecast_ratio']:.1f}")
+    print(f"ratio item neighbours (fit + top 10) / popularity top 10 = {totals['recommend_ratio']:.1f}")
+    print(f"all models, train and score: {totals['train_and_score_s']:.1f} s")
 
 
 if __name__ == "__main__":

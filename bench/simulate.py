@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -76,33 +77,47 @@ def baseline(store: Store, rows: int) -> float:
     return rows / elapsed
 
 
-def run_backend(name: str, url: str, cfg: SimConfig, data_dir: Path) -> None:
+def measure(url: str, cfg: SimConfig, landing_dir: Path, baseline_rows: int | None = None) -> dict[str, Any]:
+    """Migrate the store at ``url``, simulate into it and measure the baseline right after.
+
+    ``baseline_rows`` caps the rows of the baseline write (its rate barely depends on the count,
+    and 28M Python tuples would cost more memory than the simulator itself); the default writes
+    as many rows as the simulator did."""
     store = Store(url)
-    upgrade(store)
-    began = time.perf_counter()
-    report = simulate(store, cfg, data_dir / "bench" / f"landing-{name}")
-    wall = time.perf_counter() - began
-    written = sum(v for k, v in report.rows.items() if not k.startswith("landing:"))
-    write_s = report.phases["write store"]
-    base = baseline(store, written)
-    print(f"\n== {name}: {report.info['orders']:,} orders, {report.info['order_lines']:,} lines, "
-          f"{report.info['customers']:,} customers, {report.info['products']:,} SKUs, "
-          f"{report.info['merchants']} merchants, {report.rows.get('landing:events', 0):,} events")
+    try:
+        upgrade(store)
+        began = time.perf_counter()
+        report = simulate(store, cfg, landing_dir)
+        wall = time.perf_counter() - began
+        written = sum(v for k, v in report.rows.items() if not k.startswith("landing:"))
+        base = baseline(store, min(written, baseline_rows or written))
+        return {"backend": "postgresql" if store.is_postgres else "sqlite", "seconds": wall, "written": written,
+                "write_seconds": report.phases["write store"], "baseline_rows_s": base, "info": report.info,
+                "phases": dict(report.phases), "rows": dict(report.rows), "table_seconds": dict(report.table_seconds)}
+    finally:
+        store.dispose()
+
+
+def run_backend(name: str, url: str, cfg: SimConfig, data_dir: Path) -> None:
+    m = measure(url, cfg, data_dir / "bench" / f"landing-{name}")
+    info, wall, written, write_s, base = m["info"], m["seconds"], m["written"], m["write_seconds"], m["baseline_rows_s"]
+    print(f"\n== {name}: {info['orders']:,} orders, {info['order_lines']:,} lines, "
+          f"{info['customers']:,} customers, {info['products']:,} SKUs, "
+          f"{info['merchants']} merchants, {m['rows'].get('landing:events', 0):,} events")
     print(f"total      {wall:8.1f} s  {written / wall:12,.0f} store rows/s over the whole run")
-    for phase, seconds in report.phases.items():
+    for phase, seconds in m["phases"].items():
         rows = written if phase == "write store" else None
         extra = f"{rows / seconds:12,.0f} rows/s" if rows else ""
         print(f"  {phase:<18} {seconds:8.1f} s  {extra}")
     print(f"write      {written:,} rows in {write_s:.1f} s = {written / write_s:,.0f} rows/s")
-    print(f"baseline   plain {'COPY' if store.is_postgres else 'executemany'} of {written:,} simple rows: "
+    print(f"baseline   plain {'COPY' if m['backend'] == 'postgresql' else 'executemany'} of {written:,} simple rows: "
           f"{base:,.0f} rows/s; ratio baseline / simulator write = {base / (written / write_s):.1f}")
     print("  per table (rows, rows/s):")
-    for table, n in sorted(report.rows.items(), key=lambda kv: -kv[1]):
+    for table, n in sorted(m["rows"].items(), key=lambda kv: -kv[1]):
         if table.startswith("landing:") or not n:
             continue
-        seconds = report.table_seconds.get(table, 0.0) or 1e-9
+        seconds = m["table_seconds"].get(table, 0.0) or 1e-9
         print(f"    {table:<24} {n:>10,} {n / seconds:12,.0f}")
-    store.dispose()
 
 
 def main() -> None:

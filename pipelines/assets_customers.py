@@ -146,9 +146,9 @@ def train_customer_models(context: AssetExecutionContext,
 
 @dg.multi_asset(
     name="score_customer_models", group_name=GROUP,
-    specs=[dg.AssetSpec(SEGMENTS_KEY, deps=[SEGMENT_DESCRIPTIONS_KEY], kinds={"duckdb"},
+    specs=[dg.AssetSpec(SEGMENTS_KEY, deps=[SEGMENT_DESCRIPTIONS_KEY, *INPUT_DEPS], kinds={"duckdb"},
                         description="Every customer's behavioural segment as of today."),
-           dg.AssetSpec(CHURN_SCORES_KEY, deps=[CHURN_EVALUATION_KEY], kinds={"scikitlearn", "duckdb"},
+           dg.AssetSpec(CHURN_SCORES_KEY, deps=[CHURN_EVALUATION_KEY, *INPUT_DEPS], kinds={"scikitlearn", "duckdb"},
                         description="Every customer's probability of no order in the next 90 days.")])
 def score_customer_models(context: AssetExecutionContext,
                           warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:

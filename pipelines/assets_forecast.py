@@ -107,7 +107,9 @@ def demand_model(context: AssetExecutionContext, warehouse: WarehouseResource,
     })
 
 
-@dg.asset(key=DEMAND_FORECAST_KEY, group_name=GROUP, deps=[BACKTEST_KEY], kinds={"scikitlearn", "duckdb"},
+@dg.asset(key=DEMAND_FORECAST_KEY, group_name=GROUP, kinds={"scikitlearn", "duckdb"},
+          # the marts it reads too: a run that scores without training still waits for dbt
+          deps=[BACKTEST_KEY, dg.AssetKey(["marts", "demand_daily"]), dg.AssetKey(["marts", "dim_products"])],
           description="Scores the next 28 days (P10/P50/P90 per active product and warehouse) with the "
                       "trained demand model; writes ml.demand_forecast.")
 def demand_forecast(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

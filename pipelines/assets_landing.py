@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pipelines.landing_load import PartitionLoad, load_competitor_file, load_events_day
+from pipelines.landing_load import LANDING_LOCK, PartitionLoad, load_competitor_file, load_events_day
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
 
@@ -32,7 +32,16 @@ def _summary(loads: list[PartitionLoad]) -> dict[str, object]:
             "rows_loaded": sum(x.rows_loaded for x in loads),
             "rows_quarantined": sum(x.rows_quarantined for x in loads),
             "quarantine_reasons": reasons,
+            # re-delivered under the same name with other content: the new content replaced the old
+            "files_replaced": [f"{x.partition_key}/{name}" if name != x.partition_key else name
+                               for x in loads for name in x.replaced][:50],
             "partitions_without_files": [x.partition_key for x in loads if not x.files][:50]}
+
+
+def _log_replaced(context: AssetExecutionContext, summary: dict[str, object]) -> None:
+    for name in summary["files_replaced"]:  # type: ignore[attr-defined]
+        context.log.warning(f"{name}: delivered again with other content; the new content replaced what was "
+                            "loaded from it before")
 
 
 def events_asset() -> dg.AssetsDefinition:
@@ -42,12 +51,13 @@ def events_asset() -> dg.AssetsDefinition:
     def events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         landing = warehouse.settings().landing_dir
         loads = []
-        with warehouse.writer() as con:
+        with warehouse.writer(hold=[LANDING_LOCK]) as con:
             for key in context.partition_keys:
                 loads.append(load_events_day(con, landing, date.fromisoformat(key)))
         summary = _summary(loads)
         context.log.info(f"events: {summary['rows_loaded']} rows loaded, {summary['rows_quarantined']} quarantined "
                          f"over {summary['partitions']} day(s)")
+        _log_replaced(context, summary)
         return dg.MaterializeResult(metadata=summary)
 
     return events
@@ -59,9 +69,11 @@ def competitor_prices_asset() -> dg.AssetsDefinition:
               description="Competitor price lists, one partition per file (landing/competitor_prices/*.csv).")
     def competitor_prices(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         folder = warehouse.settings().landing_dir / "competitor_prices"
-        with warehouse.writer() as con:
+        with warehouse.writer(hold=[LANDING_LOCK]) as con:
             loads = [load_competitor_file(con, folder / Path(key).name) for key in context.partition_keys]
-        return dg.MaterializeResult(metadata=_summary(loads))
+        summary = _summary(loads)
+        _log_replaced(context, summary)
+        return dg.MaterializeResult(metadata=summary)
 
     return competitor_prices
 

@@ -38,6 +38,10 @@ VIEW_WEIGHT = 0.2  # a product view counts a fifth of a purchase
 REPEAT_SHARE = 0.2  # a product is "bought repeatedly" when this share of its buyers bought it twice or more
 GOAL_NDCG_RATIO = 1.5
 
+# The marts INPUTS reads: training and scoring both wait for dbt to build them.
+INPUT_DEPS = [dg.AssetKey(["marts", "fct_order_lines"]), dg.AssetKey(["marts", "dim_products"]),
+              dg.AssetKey(["marts", "dim_customers"]), dg.AssetKey(["staging", "stg_events__events"]),
+              dg.AssetKey(["staging", "stg_store__stock_levels"])]
 INPUTS = {
     "purchases": "SELECT customer_id, product_id, placed_on, order_id FROM marts.fct_order_lines "
                  "WHERE NOT is_cancelled AND customer_id IS NOT NULL",
@@ -100,8 +104,7 @@ def _planted(landing_dir: Path, products: pl.DataFrame) -> pl.DataFrame | None:
 @dg.multi_asset(
     name="train_recommenders", group_name=GROUP,
     specs=[dg.AssetSpec(EVALUATION_KEY, kinds={"scikitlearn", "duckdb"},
-                        deps=[dg.AssetKey(["marts", "fct_order_lines"]), dg.AssetKey(["marts", "dim_products"]),
-                              dg.AssetKey(["marts", "dim_customers"]), dg.AssetKey(["staging", "stg_events__events"])],
+                        deps=INPUT_DEPS,
                         description="Item-neighbour collaborative filtering against the popularity baseline on a "
                                     "time split (precision, recall, NDCG@10, catalogue coverage); trains the "
                                     "item model on all history (saved under <data>/models).")])
@@ -144,10 +147,10 @@ def train_recommenders(context: AssetExecutionContext, warehouse: WarehouseResou
 
 @dg.multi_asset(
     name="score_recommenders", group_name=GROUP,
-    specs=[dg.AssetSpec(PAIRS_KEY, kinds={"duckdb"}, deps=[EVALUATION_KEY],
+    specs=[dg.AssetSpec(PAIRS_KEY, kinds={"duckdb"}, deps=[EVALUATION_KEY, *INPUT_DEPS],
                         description="Frequently bought together: per product the top 10 products bought in the "
                                     "same orders (lift, minimum support 3), active and in stock only."),
-           dg.AssetSpec(CUSTOMER_RECS_KEY, kinds={"scikitlearn", "duckdb"}, deps=[EVALUATION_KEY],
+           dg.AssetSpec(CUSTOMER_RECS_KEY, kinds={"scikitlearn", "duckdb"}, deps=[EVALUATION_KEY, *INPUT_DEPS],
                         description="Recommended for you: the top 10 per customer from the item model.")])
 def score_recommenders(context: AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()

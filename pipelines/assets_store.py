@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pipelines.extract import StoreSource, ensure_meta, load_table
+from pipelines.extract import WATERMARK_LOG, StoreSource, ensure_meta, load_table
 from pipelines.landing_load import ensure_landing_tables
 from pipelines.reconcile import CheckOutcome, keys_unique, rows_match_store
 from pipelines.resources import StoreResource, WarehouseResource
@@ -49,7 +49,8 @@ def _group_asset(group: str, specs: list[TableSpec]) -> dg.AssetsDefinition:
              warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         selected = context.selected_asset_keys
         settings = warehouse.settings()
-        with warehouse.writer() as con:
+        loading = [f"raw.{s.name}" for s in specs if raw_key(s.name) in selected]
+        with warehouse.writer(hold=loading, share=[WATERMARK_LOG]) as con:
             ensure_meta(con)
             ensure_landing_tables(con)  # dbt's landing sources exist before any file has landed
             source = StoreSource.attach(con, store.store_url())

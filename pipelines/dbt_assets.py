@@ -2,9 +2,10 @@
 builds into (staging/..., intermediate/..., marts/...), every dbt test an asset check, the store
 and landing sources mapped onto the raw/<table> assets that load them.
 
-dbt writes the same DuckDB file as the loads, so `dbt build` runs under the warehouse's writer
-lock. Its manifest, target and logs live in the data dir; the manifest is (re)parsed when the
-definitions are built and it is missing or older than the project's files."""
+dbt writes the same warehouse as the loads: the DuckDB file under its writer lock (profile target
+`warehouse`), or the DuckLake (target `ducklake`) under the lock name DBT_LOCK, so two builds queue
+while loads go on. Its manifest, target and logs live in the data dir; the manifest is (re)parsed
+when the definitions are built and it is missing or older than the project's files."""
 
 import contextlib
 import os
@@ -21,7 +22,9 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pipelines.landing_load import ensure_landing_tables
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
-from pipelines.warehouse import writer_lock
+from pipelines.warehouse import catalog_conninfo, create_if_missing, holding
+
+DBT_LOCK = "dbt models"
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -42,11 +45,17 @@ class EcomDbtTranslator(DagsterDbtTranslator):
 
 
 def dbt_env(settings: PipelineSettings) -> dict[str, str]:
-    return {"ECOM_WAREHOUSE_PATH": str(settings.warehouse_path), "DBT_LOG_PATH": str(settings.dbt_dir / "logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
-            # A run splits the dbt build around the model assets (marts -> models -> marts on their
-            # output); a test runs in the step where all the models it reads are built.
-            "DBT_INDIRECT_SELECTION": "buildable"}
+    """The variables dbt/profiles.yml reads, for the warehouse these settings name."""
+    env = {"ECOM_WAREHOUSE_PATH": str(settings.warehouse_path), "DBT_LOG_PATH": str(settings.dbt_dir / "logs"),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
+           # A run splits the dbt build around the model assets (marts -> models -> marts on their
+           # output); a test runs in the step where all the models it reads are built.
+           "DBT_INDIRECT_SELECTION": "buildable", "ECOM_DBT_TARGET": "warehouse"}
+    if settings.warehouse_mode == "ducklake":
+        env |= {"ECOM_DBT_TARGET": "ducklake", "ECOM_DUCKLAKE_CONNINFO": catalog_conninfo(settings),
+                "ECOM_DUCKLAKE_DATA_PATH": settings.ducklake_data_path,
+                "ECOM_DUCKDB_EXTENSION_DIR": str(settings.extension_dir)}
+    return env
 
 
 def dbt_project(settings: PipelineSettings | None = None) -> DbtProject:
@@ -88,13 +97,13 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
         # (empty) tables rather than a missing-table error.
         with warehouse.writer() as con:
             ensure_landing_tables(con)
-        with _environment(dbt_env(run_settings)), writer_lock(run_settings.warehouse_path), \
+        with _environment(dbt_env(run_settings)), holding(run_settings, [DBT_LOCK]), \
                 _dbt_output(run_settings, context.run.run_id):
             # one target in the data dir (dagster-dbt would make one per run inside the project folder)
             invocation = dbt.cli(["build"], context=context, target_path=project.target_path,
                                  raise_on_error=False)
             yield from invocation.stream()
-        with warehouse.writer() as con:  # when each model was built and each test last ran (Data health)
+        with warehouse.writer(hold=[DBT_LOCK]) as con:  # when each model was built and each test last ran
             record_dbt_results(con, invocation.get_artifact("run_results.json"), context.run.run_id)
         if not invocation.is_successful():
             raise dg.Failure("dbt build failed: see the failed models and tests above")
@@ -104,15 +113,16 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
 
 DBT_RESULTS = """
 CREATE TABLE IF NOT EXISTS meta.dbt_results (
-    unique_id VARCHAR PRIMARY KEY, name VARCHAR, resource_type VARCHAR, status VARCHAR,
+    unique_id VARCHAR NOT NULL, name VARCHAR, resource_type VARCHAR, status VARCHAR,
     completed_at TIMESTAMP, execution_seconds DOUBLE, failures BIGINT, message VARCHAR, run_id VARCHAR
 )"""
 
 
 def record_dbt_results(con: Any, run_results: Mapping[str, Any], run_id: str) -> int:
-    """Keep each dbt node's latest outcome in meta.dbt_results (one row per model and test)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(DBT_RESULTS)
+    """Keep each dbt node's latest outcome in meta.dbt_results (one row per model and test): its old
+    row deleted and the new one inserted in one transaction (a DuckLake table has no keys to
+    replace on)."""
+    create_if_missing(con, "CREATE SCHEMA IF NOT EXISTS meta;" + DBT_RESULTS)
     rows = []
     for result in run_results.get("results", []):
         kind, _, name = result["unique_id"].split(".", 2)
@@ -120,8 +130,18 @@ def record_dbt_results(con: Any, run_results: Mapping[str, Any], run_id: str) ->
         rows.append((result["unique_id"], name.split(".")[-1], kind, result.get("status"),
                      max(ended) if ended else None, result.get("execution_time"), result.get("failures"),
                      (result.get("message") or "")[:1000], run_id))
-    if rows:
-        con.executemany("INSERT OR REPLACE INTO meta.dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    if not rows:
+        return 0
+    con.execute("CREATE OR REPLACE TEMP TABLE _dbt_results AS SELECT * FROM meta.dbt_results LIMIT 0")
+    con.executemany("INSERT INTO _dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM meta.dbt_results WHERE unique_id IN (SELECT unique_id FROM _dbt_results)")
+        con.execute("INSERT INTO meta.dbt_results SELECT * FROM _dbt_results")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return len(rows)
 
 

@@ -21,6 +21,7 @@ from pipelines.jobs import build_jobs, build_schedules
 from pipelines.resources import default_resources
 from pipelines.run_log import record_failed_runs, record_successful_runs
 from pipelines.sensors import competitor_price_files_sensor, low_stock_alerts_sensor
+from pipelines.settings import PipelineSettings
 
 
 def build_definitions() -> dg.Definitions:
@@ -52,6 +53,9 @@ def _definitions() -> dg.Definitions:
                  dg.build_sensor_for_freshness_checks(freshness_checks=freshness, minimum_interval_seconds=300,
                                                       default_status=dg.DefaultSensorStatus.RUNNING)],
         resources={**default_resources(), "dbt": dbt_resource()},
+        # Runs launched by the UI, the daemon or `ecom pipeline run` (unless in_process): one process
+        # per step, ECOM_PIPELINE_MAX_CONCURRENT at a time.
+        executor=dg.multiprocess_executor.configured({"max_concurrent": PipelineSettings().max_concurrent}),
     )
 
 

@@ -1,11 +1,16 @@
 """Incremental, idempotent loads of store tables into the warehouse's `raw` schema.
 
-Each table keeps its change watermark in `meta.watermarks` (the newest updated_at loaded with
-the id as tiebreak, or the highest id for append-only tables), written in the same DuckDB
-transaction as the rows: a load killed midway leaves the table and its watermark as the last
-committed load left them, and the next run carries on. Each run re-reads a short overlap behind
-the watermark (rows whose commit came after their timestamp) and merges by key, so re-reading a
-row replaces it with itself and a re-run changes nothing.
+Each table keeps its change watermark (the newest updated_at loaded with the id as tiebreak, or
+the highest id for append-only tables), written in the same DuckDB transaction as the rows: a load
+killed midway leaves the table and its watermark as the last committed load left them, and the
+next run carries on. Watermarks are appended to `meta.watermark_log` (one row per load, numbered
+per table) and read through the view `meta.watermarks` (the latest row per table): on a DuckLake,
+loads of different tables commit side by side only if none of them deletes from a table another
+one inserts into. `compact_watermarks` drops the superseded rows when no load is running.
+
+Each run re-reads a short overlap behind the watermark (rows whose commit came after their
+timestamp) and merges by key, so re-reading a row replaces it with itself and a re-run changes
+nothing.
 
 Reads: a full load goes through DuckDB's sqlite or postgres scanner (parallel, binary COPY on
 PostgreSQL). An incremental read pushes its filter down on PostgreSQL; DuckDB's sqlite scanner
@@ -25,20 +30,27 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from pipelines.store_tables import TableSpec
-from pipelines.warehouse import attach_store, pg_schema
+from pipelines.warehouse import attach_store, create_if_missing, pg_schema, table_exists
 
 Mode = Literal["full", "incremental"]
 
 META_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
-CREATE TABLE IF NOT EXISTS meta.watermarks (
-    table_name VARCHAR PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS meta.watermark_log (
+    table_name VARCHAR NOT NULL,
+    seq BIGINT NOT NULL,
     watermark_at TIMESTAMP,
     watermark_id BIGINT,
     columns VARCHAR NOT NULL,
     loaded_at TIMESTAMP NOT NULL
 );
 """
+WATERMARKS_VIEW = """
+CREATE VIEW IF NOT EXISTS meta.watermarks AS
+SELECT table_name, watermark_at, watermark_id, columns, loaded_at FROM meta.watermark_log
+QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY seq DESC) = 1
+"""
+WATERMARK_LOG = "meta.watermark_log"  # the advisory lock loads share and compaction takes alone
 SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy writes DateTime on SQLite: sorts as text
 
 
@@ -69,7 +81,34 @@ class LoadResult:
 
 
 def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(META_DDL)
+    create_if_missing(con, META_DDL)
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
+                       "AND table_schema = 'meta' AND table_name = 'watermarks'").fetchone()
+    if kind and kind[0] == "BASE TABLE":  # a warehouse from before the log: its watermarks carry over
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO meta.watermark_log SELECT table_name, 1, watermark_at, watermark_id, columns, "
+                    "loaded_at FROM meta.watermarks")
+        con.execute("DROP TABLE meta.watermarks")
+        con.execute("COMMIT")
+    create_if_missing(con, WATERMARKS_VIEW)
+
+
+def compact_watermarks(con: duckdb.DuckDBPyConnection) -> int:
+    """Keep only the latest row per table in meta.watermark_log, numbered 1 (so the log reads the
+    same after any history of loads), in one transaction; only while no load runs (see the module's
+    docstring). Returns how many rows went."""
+    ensure_meta(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        removed = con.execute("DELETE FROM meta.watermark_log AS l USING (SELECT table_name, max(seq) AS seq "
+                              "FROM meta.watermark_log GROUP BY ALL) AS k "
+                              "WHERE l.table_name = k.table_name AND l.seq < k.seq").fetchone()[0]
+        con.execute("UPDATE meta.watermark_log SET seq = 1 WHERE seq <> 1")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return removed
 
 
 def select_list(spec: TableSpec, backend: str) -> str:
@@ -86,10 +125,10 @@ def select_list(spec: TableSpec, backend: str) -> str:
 
 def _last_load(con: duckdb.DuckDBPyConnection, table: str) -> tuple[datetime | None, int | None, str | None]:
     """The table's watermark and the columns it was loaded with (None when raw.<table> is gone)."""
-    row = con.execute(
-        "SELECT w.watermark_at, w.watermark_id, w.columns FROM meta.watermarks AS w "
-        "JOIN duckdb_tables() AS t ON t.schema_name = 'raw' AND t.table_name = w.table_name "
-        "WHERE w.table_name = ?", [table]).fetchone()
+    if not table_exists(con, f"raw.{table}"):
+        return None, None, None
+    row = con.execute("SELECT watermark_at, watermark_id, columns FROM meta.watermarks WHERE table_name = ?",
+                      [table]).fetchone()
     return (row[0], row[1], row[2]) if row else (None, None, None)
 
 
@@ -160,8 +199,9 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
         new_at, new_id = _new_watermark(con, spec, changes)
         if rows_read:
             since_at, since_id = new_at, new_id
-        con.execute("INSERT OR REPLACE INTO meta.watermarks VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-                    [spec.name, since_at, since_id, columns_signature])
+        con.execute("INSERT INTO meta.watermark_log SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, now()::TIMESTAMP "
+                    "FROM meta.watermark_log WHERE table_name = ?",
+                    [spec.name, since_at, since_id, columns_signature, spec.name])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

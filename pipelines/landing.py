@@ -6,6 +6,7 @@ lists as CSV under landing/competitor_prices/YYYY-MM-DD.csv (the day they were o
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -92,9 +93,10 @@ def _as_utc(frame: pl.DataFrame, column: str) -> pl.Expr:
         "us").alias(column)
 
 
-def check_competitor_prices(frame: pl.DataFrame, path: Path) -> Checked:
+def check_competitor_prices(frame: pl.DataFrame, path: Path, *, last_line: str | None = None) -> Checked:
     """One competitor price list: competitor and SKU named, a positive price with at most two
-    decimals, promo true or false."""
+    decimals, promo true or false. ``last_line`` is the file's last line when the file does not end
+    with a line break (it may have been cut short): that row, if it fails, says so."""
     missing = [c for c in PRICE_SCHEMA if c not in frame.columns]
     if missing:
         return Checked(pl.DataFrame(schema=PRICE_SCHEMA), whole_file_rejected(path, f"missing columns: {missing}"))
@@ -107,11 +109,32 @@ def check_competitor_prices(frame: pl.DataFrame, path: Path) -> Checked:
         (price.cast(pl.Float64, strict=False) <= 0, "price: not positive"),
         (~pl.col("promo").str.to_lowercase().is_in(["true", "false"]), "promo: not true or false"),
     ], path)
+    if last_line is not None and frame.height:
+        bad = _cut_short(bad, frame.height, len(frame.columns), last_line)
     good = good.select(
         pl.col("competitor").str.strip_chars(), pl.col("sku").str.strip_chars(),
         pl.col("price").str.strip_chars().cast(pl.Decimal(12, 2)),
         (pl.col("promo").str.to_lowercase() == "true").alias("promo"))
     return Checked(good, bad)
+
+
+def _cut_short(bad: pl.DataFrame, last_row: int, columns: int, last_line: str) -> pl.DataFrame:
+    """A file that ends mid-line was most likely cut short in transfer: its last row, when it
+    breaks the contract, is quarantined for that reason (the missing fields read as empty, so the
+    rule it happens to break would mislead)."""
+    fields = len(next(csv.reader([last_line]), []))
+    detail = f"its last line has {fields} of {columns} fields" if fields < columns else "its last line is incomplete"
+    return bad.with_columns(
+        pl.when(pl.col("row_number") == last_row)
+        .then(pl.lit(f"cut short: the file ends mid-line, {detail} (") + pl.col("reason") + pl.lit(")"))
+        .otherwise(pl.col("reason")).alias("reason"))
+
+
+def unterminated_last_line(data: bytes) -> str | None:
+    """The last line of a text file that does not end with a line break, else None."""
+    if not data or data.endswith((b"\n", b"\r")):
+        return None
+    return data.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
 
 
 def observed_on(path: Path) -> date | None:

@@ -1,10 +1,13 @@
 """Landing files into the warehouse: one partition (a day of clickstream, one competitor file)
 per transaction, replacing whatever that partition loaded before, with its quarantined rows and
-a record of each file (its SHA-256, so a file that appears twice is recognised)."""
+a record of each file (its SHA-256, so a file that appears twice is recognised). The landing
+tables are written under one lock name (LANDING_LOCK): on a DuckLake, two loads that delete from the
+same table (meta.quarantine, meta.landing_files) cannot commit side by side."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,15 +15,19 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipelines.landing import (
     check_competitor_prices,
     check_events,
     empty_quarantine,
     observed_on,
+    unterminated_last_line,
     whole_file_rejected,
 )
+from pipelines.warehouse import create_if_missing
 
+LANDING_LOCK = "landing tables"
 LANDING_DDL = """
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS meta;
@@ -34,8 +41,11 @@ CREATE TABLE IF NOT EXISTS meta.quarantine (
     quarantined_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS meta.landing_files (
     source VARCHAR, partition_key VARCHAR, file VARCHAR, sha256 VARCHAR, rows_loaded BIGINT,
-    rows_quarantined BIGINT, loaded_at TIMESTAMP);
+    rows_quarantined BIGINT, loaded_at TIMESTAMP, replaced_sha256 VARCHAR);
 """
+# A file that can not be read at all is quarantined whole, whatever the reader raised (polars'
+# PanicException derives from BaseException, not Exception).
+READ_ERRORS = (Exception, pl.exceptions.PanicException)
 
 
 @dataclass
@@ -45,10 +55,11 @@ class PartitionLoad:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    replaced: list[str] = field(default_factory=list)  # files loaded before with other content
 
     def metadata(self) -> dict[str, object]:
         return {"files": len(self.files), "rows_loaded": self.rows_loaded, "rows_quarantined": self.rows_quarantined,
-                "quarantine_reasons": self.reasons}
+                "quarantine_reasons": self.reasons, "files_replaced": self.replaced}
 
 
 def sha256_of(path: Path) -> str:
@@ -60,14 +71,33 @@ def sha256_of(path: Path) -> str:
 
 
 def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(LANDING_DDL)
+    create_if_missing(con, LANDING_DDL)
+    try:  # asked directly, not by listing the catalog (costly on a lake)
+        con.execute("SELECT replaced_sha256 FROM meta.landing_files LIMIT 0")
+    except duckdb.BinderException:  # a warehouse made before the column existed
+        create_if_missing(con, "ALTER TABLE meta.landing_files ADD COLUMN IF NOT EXISTS replaced_sha256 VARCHAR")
+
+
+def _unreadable(kind: str, exc: BaseException) -> str:
+    """The reason a file could not be read, on one line (readers' messages run over several)."""
+    message = " ".join(str(exc).split("\n", 1)[0].split()).removeprefix(
+        "Could not open Parquet input source '<Buffer>': ")[:300]  # read from memory: the name says nothing
+    if isinstance(exc, pl.exceptions.PanicException):
+        return f"unreadable {kind}: the file is corrupt (the reader failed: {message})"
+    return f"unreadable {kind}: {message}"
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, source: str, key: str, table: str, where: str,
-                       rows: pl.DataFrame, bad: pl.DataFrame, files: list[tuple[str, str, int, int]]) -> None:
-    """Swap one partition's rows, quarantine and file records in a single transaction."""
+                       rows: pl.DataFrame, bad: pl.DataFrame, files: list[tuple[str, str, int, int]]) -> list[str]:
+    """Swap one partition's rows, quarantine and file records in a single transaction. Returns
+    the files this partition had loaded before with other content (re-delivered under the same
+    name): the new content replaces the old, and meta.landing_files keeps the digest it replaced."""
     con.execute("BEGIN TRANSACTION")
     try:
+        before = dict(con.execute("SELECT file, sha256 FROM meta.landing_files WHERE source = ? AND partition_key = ?",
+                                  [source, key]).fetchall())
+        replaced = {name: before[name] for name, digest, _, _ in files
+                    if digest and before.get(name) and before[name] != digest}
         con.execute(f"DELETE FROM {table} WHERE {where}", [key])
         if rows.height:
             con.register("partition_rows", rows.to_arrow())
@@ -81,12 +111,32 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, source: str, key: str, ta
             con.unregister("bad_rows")
         con.execute("DELETE FROM meta.landing_files WHERE source = ? AND partition_key = ?", [source, key])
         for name, digest, loaded, quarantined in files:
-            con.execute("INSERT INTO meta.landing_files VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                        [source, key, name, digest, loaded, quarantined])
+            con.execute("INSERT INTO meta.landing_files (source, partition_key, file, sha256, rows_loaded, "
+                        "rows_quarantined, loaded_at, replaced_sha256) VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
+                        [source, key, name, digest, loaded, quarantined, replaced.get(name)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    return sorted(replaced)
+
+
+def _read_parquet(data: bytes) -> pl.DataFrame:
+    """A landing Parquet file, read by pyarrow: it turns a corrupt file into an error, where polars'
+    own reader may panic or, given a footer that claims an absurd size, abort the whole process
+    ("memory allocation of ... bytes failed"), taking the run down with it."""
+    frame = pl.from_arrow(pq.read_table(io.BytesIO(data)))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _twin(con: duckdb.DuckDBPyConnection, source: str, key: str, digest: str) -> str | None:
+    """A file with this content already loaded into another partition (a copy under another name
+    or in another day's folder), as partition/file."""
+    row = con.execute("SELECT partition_key, file FROM meta.landing_files WHERE source = ? AND sha256 = ? "
+                      "AND partition_key <> ? AND rows_loaded > 0 ORDER BY loaded_at LIMIT 1",
+                      [source, digest, key]).fetchone()
+    return None if row is None else (row[1] if row[0] == row[1] else f"{row[0]}/{row[1]}")
 
 
 def load_events_day(con: duckdb.DuckDBPyConnection, landing_dir: Path, day: date) -> PartitionLoad:
@@ -99,17 +149,22 @@ def load_events_day(con: duckdb.DuckDBPyConnection, landing_dir: Path, day: date
     files: list[tuple[str, str, int, int]] = []
     seen: dict[str, str] = {}
     for path in sorted((landing_dir / "events" / f"dt={key}").glob("*.parquet")):
-        digest = sha256_of(path)
-        if digest in seen:
-            bad = whole_file_rejected(path, f"duplicate: same content as {seen[digest]}")
-            good = None
+        # One read: the digest and the rows are of the same bytes, even if the file is replaced meanwhile.
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        twin = seen.get(digest) or _twin(con, "events", key, digest)
+        good: pl.DataFrame | None = None
+        if twin:
+            bad = whole_file_rejected(path, f"duplicate: same content as {twin}")
         else:
             seen[digest] = path.name
             try:
-                checked = check_events(pl.read_parquet(path), day, path)
+                frame = _read_parquet(data)
+            except READ_ERRORS as exc:
+                bad = whole_file_rejected(path, _unreadable("Parquet", exc))
+            else:
+                checked = check_events(frame, day, path)
                 good, bad = checked.good, checked.bad
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                good, bad = None, whole_file_rejected(path, f"unreadable Parquet: {exc}")
         if good is not None and good.height:
             goods.append(good)
         bads.append(bad)
@@ -127,7 +182,8 @@ def load_events_day(con: duckdb.DuckDBPyConnection, landing_dir: Path, day: date
             rows = rows.unique("event_id", keep="first", maintain_order=True)
         rows = rows.with_columns(pl.col("ts").dt.replace_time_zone(None), pl.lit(day).alias("event_on"))
     bad = pl.concat(bads)
-    _replace_partition(con, "events", key, "raw.events", "event_on = CAST(? AS DATE)", rows, bad, files)
+    result.replaced = _replace_partition(con, "events", key, "raw.events", "event_on = CAST(? AS DATE)", rows, bad,
+                                         files)
     result.rows_loaded, result.rows_quarantined = rows.height, bad.height
     result.reasons = dict(Counter(bad["reason"].to_list()))
     return result
@@ -144,23 +200,25 @@ def load_competitor_file(con: duckdb.DuckDBPyConnection, path: Path) -> Partitio
         bad = whole_file_rejected(path, "file not found: it was removed after it arrived")
         digest = ""
     else:
-        digest = sha256_of(path)
-        twin = con.execute("SELECT file FROM meta.landing_files WHERE source = 'competitor_prices' AND sha256 = ? "
-                           "AND partition_key <> ? AND rows_loaded > 0 LIMIT 1", [digest, key]).fetchone()
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        twin = _twin(con, "competitor_prices", key, digest)
         day = observed_on(path)
         if twin:
-            bad = whole_file_rejected(path, f"duplicate: same content as {twin[0]}")
+            bad = whole_file_rejected(path, f"duplicate: same content as {twin}")
         elif day is None:
             bad = whole_file_rejected(path, "file name: not a date (YYYY-MM-DD.csv)")
         else:
             try:
-                checked = check_competitor_prices(pl.read_csv(path, infer_schema=False), path)
+                frame = pl.read_csv(io.BytesIO(data), infer_schema=False)
+            except READ_ERRORS as exc:
+                bad = whole_file_rejected(path, _unreadable("CSV", exc))
+            else:
+                checked = check_competitor_prices(frame, path, last_line=unterminated_last_line(data))
                 rows = checked.good.with_columns(pl.lit(day).alias("observed_on"), pl.lit(key).alias("source_file"))
                 bad = checked.bad
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                bad = whole_file_rejected(path, f"unreadable CSV: {exc}")
-    _replace_partition(con, "competitor_prices", key, "raw.competitor_prices", "source_file = ?", rows, bad,
-                       [(key, digest, rows.height, bad.height)])
+    result.replaced = _replace_partition(con, "competitor_prices", key, "raw.competitor_prices", "source_file = ?",
+                                         rows, bad, [(key, digest, rows.height, bad.height)])
     result.rows_loaded, result.rows_quarantined = rows.height, bad.height
     result.reasons = dict(Counter(bad["reason"].to_list()))
     return result

@@ -16,7 +16,7 @@ import joblib
 import polars as pl
 
 from pipelines.settings import PipelineSettings
-from pipelines.warehouse import writer
+from pipelines.warehouse import create_if_missing, writer
 
 ML_SCHEMA = "ml"
 
@@ -41,8 +41,8 @@ def read_frames(settings: PipelineSettings, queries: dict[str, str]) -> dict[str
 
 def replace_tables(settings: PipelineSettings, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Replace ml.<name> with each frame, all in one transaction; returns the row counts."""
-    with writer(settings) as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {ML_SCHEMA}")
+    with writer(settings, hold=[f"{ML_SCHEMA}.{name}" for name in tables]) as con:
+        create_if_missing(con, f"CREATE SCHEMA IF NOT EXISTS {ML_SCHEMA}")
         con.execute("BEGIN")
         try:
             for name, frame in tables.items():

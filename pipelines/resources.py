@@ -3,7 +3,7 @@ the environment (OPS_STORE_URL, ECOM_DATA_DIR, ECOM_WAREHOUSE_PATH) when the run
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,7 +34,8 @@ class StoreResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse the pipeline writes (and publishes snapshots of)."""
+    """The warehouse the pipeline writes (and publishes snapshots of): a DuckDB file, or a DuckLake
+    (ECOM_WAREHOUSE); `path` overrides the file's place."""
 
     path: str = ""
 
@@ -45,8 +46,10 @@ class WarehouseResource(dg.ConfigurableResource):
         return settings
 
     @contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with writer(self.settings()) as con:
+    def writer(self, *, hold: Iterable[str] = (), share: Iterable[str] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A writing connection; `hold` and `share` name what it replaces and appends to (see
+        pipelines.warehouse)."""
+        with writer(self.settings(), hold=hold, share=share) as con:
             yield con
 
 

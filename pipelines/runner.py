@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,24 +23,38 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from ops_store.db import Store
 from ops_store.errors import InvalidInput
 from ops_store.security.access import require
-from pipelines.assets_landing import competitor_files, event_days, landing_files
+from pipelines.assets_customers import train_customer_models
+from pipelines.assets_forecast import demand_model
+from pipelines.assets_landing import COMPETITOR_KEY, EVENTS_KEY, competitor_files, landing_files
+from pipelines.assets_recommend import train_recommenders
+from pipelines.execution import INVOCATION_TAG, execute
 from pipelines.jobs import full_refresh_config
 from pipelines.run_log import record_run
 from pipelines.settings import PipelineSettings
 
 Progress = Callable[[str, int, int, str], None]  # phase, done, total, latest message
+OURS = "# Written by ecom (pipelines/runner.py) from ECOM_DAGSTER_STORAGE_URL; replace it to manage it yourself.\n"
 TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
+# The URL stays in the environment: the file names the variable, never the password.
+PG_STORAGE = "storage:\n  postgres:\n    postgres_url:\n      env: ECOM_DAGSTER_STORAGE_URL\n"
+LOAD_HISTORY = 10_000  # materialisations read to find each partition's last load (older ones reload)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
 
 
 def prepare_environment(settings: PipelineSettings | None = None) -> Path:
-    """DAGSTER_HOME inside the data dir with telemetry off, and dbt's and others' tracking off."""
+    """DAGSTER_HOME inside the data dir with telemetry off (and dbt's and others' tracking off), its
+    runs and event log in PostgreSQL when ECOM_DAGSTER_STORAGE_URL says so. A dagster.yaml someone
+    wrote by hand (a cluster's run launcher, say) is left as it is."""
     settings = settings or PipelineSettings()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(TELEMETRY_OFF)
+    wanted = OURS + TELEMETRY_OFF + PG_STORAGE if settings.dagster_storage_url else TELEMETRY_OFF
+    current = config.read_text() if config.exists() else None
+    if current is None or (current != wanted and (current == TELEMETRY_OFF or current.startswith(OURS))):
+        config.write_text(wanted)
+    if settings.dagster_storage_url:  # with the driver Dagster needs; step processes inherit it
+        os.environ["ECOM_DAGSTER_STORAGE_URL"] = settings.dagster_storage_url
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -65,29 +80,40 @@ class PipelineResult:
         return all(p.success for p in self.phases)
 
 
-def _watch(instance: dg.DagsterInstance, run_id: str, phase: str, total: int, progress: Progress,
+def _watch(instance: dg.DagsterInstance, invocation: str, phase: str, total: int, progress: Progress,
            stop: threading.Event) -> None:
     done_types = {dg.DagsterEventType.ASSET_MATERIALIZATION}
+    run_ids: list[str] = []
     while not stop.wait(0.3):
-        logs = instance.all_logs(run_id, of_type=done_types)
+        # The run is found by its tag: the multiprocess executor's run id is only known once it starts.
+        run_ids = run_ids or instance.get_run_ids(dg.RunsFilter(tags={INVOCATION_TAG: invocation}), limit=1)
+        if not run_ids:
+            continue
+        logs = instance.all_logs(run_ids[0], of_type=done_types)
         latest = logs[-1].dagster_event.asset_key.to_user_string() if logs and logs[-1].dagster_event else ""
         progress(phase, len(logs), total, latest)
 
 
 def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.DagsterInstance, total: int,
-             progress: Progress | None, **kwargs: object) -> PhaseResult:
-    run_id = str(uuid.uuid4())
+             progress: Progress | None, *, settings: PipelineSettings, run_config: dict[str, object] | None = None,
+             tags: dict[str, str] | None = None, asset_selection: list[dg.AssetKey] | None = None,
+             partition_key: str | None = None, parallel: bool = False) -> PhaseResult:
+    """Run one job to the end; `parallel` runs it with the configured executor (the build job),
+    otherwise in this process (single-asset runs: a partition, a range of days, one report)."""
+    invocation = str(uuid.uuid4())
     stop = threading.Event()
     watcher = None
     if progress:
         progress(phase, 0, total, "starting")
-        watcher = threading.Thread(target=_watch, args=(instance, run_id, phase, total, progress, stop), daemon=True)
+        watcher = threading.Thread(target=_watch, args=(instance, invocation, phase, total, progress, stop),
+                                   daemon=True)
         watcher.start()
     try:
-        run_config = {**QUIET, **(kwargs.pop("run_config", None) or {})}  # type: ignore[dict-item]
-        result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, run_id=run_id,
-                                                                   run_config=run_config, raise_on_error=False,
-                                                                   **kwargs)
+        run_id, result = execute(defs, job_name, instance,
+                                 executor=settings.executor if parallel else "in_process",
+                                 run_config={**QUIET, **(run_config or {})},
+                                 tags={**(tags or {}), INVOCATION_TAG: invocation},
+                                 asset_selection=asset_selection, partition_key=partition_key)
     finally:
         stop.set()
         if watcher:
@@ -100,12 +126,12 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
                 for e in result.all_events if e.is_step_failure]
     if progress:
         progress(phase, materialized, total, "done" if result.success else "failed")
-    record_run(instance, run_id, PipelineSettings(), failures)
+    record_run(instance, run_id, settings, failures)
     return PhaseResult(phase, run_id, result.success, materialized, failed_checks, failures)
 
 
 def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = True, progress: Progress | None = None,
-                 settings: PipelineSettings | None = None, defs: dg.Definitions | None = None,
+                 settings: PipelineSettings | None = None,
                  op_config: dict[str, dict[str, object]] | None = None) -> PipelineResult:
     """Landing files first, then the store tables, the dbt models (unless models=False), checks
     and the published snapshot. ``op_config`` sets run config of the build's ops by name, e.g.
@@ -113,40 +139,114 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
     require("pipeline.run")
     settings = settings or PipelineSettings()
     prepare_environment(settings)
-    if defs is None:
-        from pipelines.definitions import build_definitions
+    from pipelines.definitions import build_definitions
 
-        defs = build_definitions()
+    defs = build_definitions()
     outcome = PipelineResult()
+    held = _warehouse_holds(settings)
     with dg.DagsterInstance.get() as instance:
         if landing:
-            days = event_days(settings)
+            days = _due(instance, EVENTS_KEY, _day_stamps(settings), full, held.get("events") if held else None)
             if days:
                 span = _days_between(days[0], days[-1])
                 outcome.phases.append(_execute(defs, "events_daily", "clickstream days", instance, span, progress,
-                                               tags=_range(days[0], days[-1])))
-            files = [p.name for p in landing_files(settings, "competitor_prices")]
+                                               settings=settings, tags=_range(days[0], days[-1])))
+            stamps = {p.name: p.stat().st_mtime for p in landing_files(settings, "competitor_prices")}
+            files = _due(instance, COMPETITOR_KEY, stamps, full, held.get("competitor_prices") if held else None)
             if files:
                 known = set(instance.get_dynamic_partitions(competitor_files.name))
-                new = [f for f in files if f not in known]
+                new = [f for f in sorted(stamps) if f not in known]
                 if new:
                     instance.add_dynamic_partitions(competitor_files.name, new)
                 keys = instance.get_dynamic_partitions(competitor_files.name)
                 wanted = [i for i, k in enumerate(keys) if k in set(files)]
                 ordered = keys[wanted[0]:wanted[-1] + 1]
                 outcome.phases.append(_execute(defs, "competitor_prices", "competitor price files", instance,
-                                               len(ordered), progress, tags=_range(ordered[0], ordered[-1])))
+                                               len(ordered), progress, settings=settings,
+                                               tags=_range(ordered[0], ordered[-1])))
         build_job = "full_build" if full else "ingest"
         keys = defs.resolve_job_def(build_job).asset_layer.selected_asset_keys
         if not models:  # the store tables and the snapshot only
             keys = {k for k in keys if k.path[0] in ("raw", "published")}
+        elif not full and not _training_due(instance, settings) and (held is None or held["trained"]):
+            # score with the models trained last (their outputs are in this warehouse)
+            keys = keys - training_keys()
         label = "tables, models, snapshot" if models else "store tables and snapshot"
         ops: dict[str, object] = dict(full_refresh_config()["ops"]) if full else {}  # type: ignore[call-overload]
         ops.update({name: {"config": values} for name, values in (op_config or {}).items()})
         outcome.phases.append(_execute(defs, build_job, label, instance, len(keys), progress,
-                                       run_config={"ops": ops} if ops else None,
-                                       asset_selection=None if models else sorted(keys)))
+                                       settings=settings, run_config={"ops": ops} if ops else None,
+                                       asset_selection=sorted(keys), parallel=True))
     return outcome
+
+
+def _day_stamps(settings: PipelineSettings) -> dict[str, float]:
+    """Each clickstream day waiting in the landing folder, with its newest file's time."""
+    stamps: dict[str, float] = {}
+    for path in landing_files(settings, "events"):
+        day = path.parent.name.removeprefix("dt=")
+        stamps[day] = max(stamps.get(day, 0.0), path.stat().st_mtime)
+    return stamps
+
+
+def _due(instance: dg.DagsterInstance, key: dg.AssetKey, stamps: dict[str, float], full: bool,
+         in_warehouse: set[str] | None = None) -> list[str]:
+    """The partitions whose files arrived or changed since their last load (all of them if full):
+    an incremental run does not reload a year of clickstream to pick up yesterday. A partition the
+    warehouse itself has no record of (`in_warehouse`, when known) loads whatever Dagster says."""
+    if full:
+        return sorted(stamps)
+    if in_warehouse is not None:
+        stamps = {p: (float("inf") if p not in in_warehouse else changed) for p, changed in stamps.items()}
+    loaded: dict[str, float] = {}
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key), limit=LOAD_HISTORY).records
+    for record in records:  # newest first
+        if record.partition_key is not None:
+            loaded.setdefault(record.partition_key, record.timestamp)
+    return sorted(p for p, changed in stamps.items() if p not in loaded or changed >= loaded[p])
+
+
+def _warehouse_holds(settings: PipelineSettings) -> dict[str, Any] | None:
+    """What the warehouse itself holds: the landing partitions it loaded (by source) and whether
+    every training output is there ("trained"). Dagster's instance remembers loads and trainings,
+    but the warehouse may be new, emptied or restored since (another ECOM_WAREHOUSE_PATH, a
+    deleted file): then what it lacks loads and trains again. None when it cannot be read now (a
+    writer holds the file): the instance's memory alone decides."""
+    from pipelines.warehouse import open_warehouse, table_exists
+
+    empty: dict[str, Any] = {"events": set(), "competitor_prices": set(), "trained": False}
+    if settings.warehouse_mode == "file" and not settings.warehouse_path.exists():
+        return empty
+    try:
+        con = open_warehouse(settings, read_only=True)
+    except Exception:  # noqa: BLE001 - busy (another process writes it) or unreadable: no opinion
+        return None
+    try:
+        held = dict(empty)
+        if table_exists(con, "meta.landing_files"):
+            for source, partition in con.execute("SELECT DISTINCT source, partition_key FROM meta.landing_files"
+                                                 ).fetchall():
+                held.setdefault(source, set()).add(partition)
+        held["trained"] = all(table_exists(con, f"ml.{key.path[-1]}") for key in training_keys())
+        return held
+    finally:
+        con.close()
+
+
+def training_keys() -> set[dg.AssetKey]:
+    """What the three training steps materialise (forecast, recommenders, customer models)."""
+    return {key for asset in (demand_model, train_recommenders, train_customer_models) for key in asset.keys}
+
+
+def _training_due(instance: dg.DagsterInstance, settings: PipelineSettings) -> bool:
+    """Retrain when a model was never trained, or last trained over ECOM_RETRAIN_HOURS ago; the
+    runs in between score with the saved models (training is most of a small run's time)."""
+    oldest = time.time() - settings.retrain_hours * 3600
+    for key in training_keys():
+        event = instance.get_latest_materialization_event(key)
+        if event is None or event.timestamp < oldest:
+            return True
+    return False
 
 
 def _error_text(error: Any) -> str:
@@ -185,7 +285,7 @@ def backfill_events(first: date, last: date, *, progress: Progress | None = None
     with dg.DagsterInstance.get() as instance:
         outcome.phases.append(_execute(build_definitions(), "events_daily", "clickstream days", instance,
                                        _days_between(first.isoformat(), last.isoformat()), progress,
-                                       tags=_range(first.isoformat(), last.isoformat())))
+                                       settings=settings, tags=_range(first.isoformat(), last.isoformat())))
     return outcome
 
 
@@ -232,6 +332,6 @@ def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str]
                 key = dg.MultiPartitionKey({"merchant": code, TIME_DIMENSION[kind]: period.key})
                 job = report_job_name(kind)  # type: ignore[arg-type]
                 outcome.phases.append(_execute(defs, job, f"{code} {kind} {period.key}", instance, 1, progress,
-                                               partition_key=key,
+                                               settings=settings, partition_key=key,
                                                tags={"ecom/backfill": "reports"}))
     return outcome

@@ -25,7 +25,11 @@ def competitor_price_files_sensor(context: dg.SensorEvaluationContext,
         stamp = f"{stat.st_size}-{stat.st_mtime_ns}"
         if seen.get(path.name) == stamp:
             continue
-        if _loaded_since(context.instance, path.name, stat.st_mtime):
+        # A file that changed with its mtime gone back (copied with its timestamps kept) is not
+        # "loaded since it changed" whatever its mtime says: it loads again.
+        before = seen.get(path.name)
+        went_back = before is not None and stat.st_mtime_ns <= int(before.rsplit("-", 1)[1])
+        if not went_back and _loaded_since(context.instance, path.name, stat.st_mtime):
             seen[path.name] = stamp  # loaded already (by `ecom pipeline run`, a backfill) since it last changed
         else:
             arrived[path.name] = stamp

@@ -1,31 +1,50 @@
-"""Connections to the DuckDB warehouse and to the store as DuckDB sees it.
+"""Connections to the warehouse, in either of its two forms, and to the store as DuckDB sees it.
 
-DuckDB lets one process write a file at a time; every writer here first takes an advisory lock
-on a file beside the warehouse, so two pipeline steps (or two runs) queue instead of failing with
-"Could not set lock on file". Extensions come from the pinned PyPI wheels into a folder in the
-data dir; automatic installs are off so nothing ever tries the network.
+ECOM_WAREHOUSE=file (the default): one DuckDB file. DuckDB lets one process write a file at a
+time, so every writer first takes an advisory lock on a file beside the warehouse: two pipeline
+steps (or two runs) queue instead of failing with "Could not set lock on file".
+
+ECOM_WAREHOUSE=ducklake: a DuckLake, its catalog in a PostgreSQL database and its data in Parquet
+files under a shared path, attached as "warehouse" to an in-memory DuckDB. Every commit is a
+catalog transaction with snapshot isolation, so any number of workers write and readers read at
+once, from any machine. DuckLake refuses a commit that conflicts with one made since the
+transaction began: two transactions replacing the same table, or one deleting from a table another
+inserted into. So instead of the file lock a writer names what it will replace (`hold`): each
+name is a PostgreSQL advisory lock in the catalog database, held for the whole step. Two workers
+never load the same table at once and queue instead of failing, while different tables load side
+by side; the shared bookkeeping tables are written insert-only (meta.watermark_log) or under one
+name (the landing tables, dbt's models). The locks belong to the writer's PostgreSQL session: a
+worker that dies releases them with its connection.
+
+Extensions come from the pinned PyPI wheels into a folder in the data dir; automatic installs are
+off so nothing ever tries the network.
 """
 
 from __future__ import annotations
 
 import fcntl
+import re
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import duckdb_extensions
+import psycopg
 from sqlalchemy.engine import make_url
 
 from pipelines.settings import PipelineSettings
 
 SCHEMAS = ("raw",)
 WRITER_WAIT_S = 1800
+LAKE_ALIAS = "warehouse"  # dbt's views name their tables "warehouse"."raw"."orders", as the file's stem does
+LOCK_NAMESPACE = 0x45434F4D  # "ECOM": the first key of every advisory lock the pipeline takes
 
 
 class WarehouseBusy(RuntimeError):
-    """Another writer held the warehouse for longer than we are willing to wait."""
+    """Another writer held the warehouse (or a table of it) for longer than we are willing to wait."""
 
 
 def connect(path: Path | str, *, read_only: bool = False,
@@ -42,9 +61,38 @@ def connect(path: Path | str, *, read_only: bool = False,
     return con
 
 
+def open_lake(settings: PipelineSettings, *, read_only: bool = False, version: int | None = None,
+              con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """The DuckLake attached as "warehouse" (and made the default catalog) to an in-memory DuckDB;
+    read-only at snapshot `version` when given. Pass `con` to re-attach on an open connection."""
+    if con is None:
+        con = connect(":memory:", extension_dir=settings.extension_dir)
+        for extension in ("postgres", "ducklake"):
+            duckdb_extensions.import_extension(extension, con=con)
+    options = [f"DATA_PATH {quote_literal(settings.ducklake_data_path)}"]
+    if read_only:
+        options.append("READ_ONLY")
+    if version is not None:
+        options.append(f"SNAPSHOT_VERSION {int(version)}")
+    attach = (f"ATTACH {quote_literal('ducklake:postgres:' + catalog_conninfo(settings))} AS {LAKE_ALIAS} "
+              f"({', '.join(options)})")
+    for attempt in range(3):
+        try:
+            con.execute(attach)
+            break
+        except duckdb.Error as error:
+            # The first workers to attach a new catalog race to create its tables; the losers
+            # find them made a moment later.
+            if "Failed to initialize DuckLake" not in str(error) or attempt == 2:
+                raise
+            time.sleep(0.5)
+    con.execute(f"USE {LAKE_ALIAS}")
+    return con
+
+
 @contextmanager
 def writer_lock(path: Path, wait_s: float = WRITER_WAIT_S) -> Iterator[None]:
-    """Hold the warehouse's writer lock (waits for the current holder, up to wait_s)."""
+    """Hold the warehouse file's writer lock (waits for the current holder, up to wait_s)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".writer.lock"), "a+") as handle:
         deadline = time.monotonic() + wait_s
@@ -64,18 +112,117 @@ def writer_lock(path: Path, wait_s: float = WRITER_WAIT_S) -> Iterator[None]:
 
 
 @contextmanager
-def writer(settings: PipelineSettings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The only way to write the warehouse: lock, connect, make sure the schemas exist."""
+def lake_locks(settings: PipelineSettings, names: Iterable[str], share: Iterable[str] = (),
+               wait_s: float = WRITER_WAIT_S) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock per name in the lake's catalog database, exclusive for
+    `names` and shared for `share` (waits up to wait_s). Taken in sorted order, so two holders of
+    overlapping sets never deadlock."""
+    wanted = sorted({(name, "pg_try_advisory_lock") for name in names}
+                    | {(name, "pg_try_advisory_lock_shared") for name in share})
+    if not wanted:
+        yield
+        return
+    with psycopg.connect(catalog_conninfo(settings), autocommit=True) as session:
+        deadline = time.monotonic() + wait_s
+        for name, take in wanted:
+            while not session.execute(f"SELECT {take}(%s, %s)", [LOCK_NAMESPACE, lock_key(name)]).fetchone()[0]:
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusy(f"{name} is being written by another worker for over {wait_s:.0f}s; "
+                                        "wait for it to finish or stop it")
+                time.sleep(0.2)
+        yield  # closing the session releases every lock it holds
+
+
+def lock_key(name: str) -> int:
+    """A stable 32-bit key for a lock name (the second key of the advisory lock)."""
+    return zlib.crc32(name.encode()) - 2**31
+
+
+@contextmanager
+def holding(settings: PipelineSettings, names: Iterable[str] = (), share: Iterable[str] = ()) -> Iterator[None]:
+    """Exclusive use of what a step replaces: the whole file (file mode), or the named tables
+    (ducklake mode; readers and writers of other tables go on meanwhile; `share` names what many
+    steps may hold at once but a maintenance step holds alone)."""
+    if settings.warehouse_mode == "ducklake":
+        with lake_locks(settings, names, share):
+            yield
+    else:
+        with writer_lock(settings.warehouse_path):
+            yield
+
+
+@contextmanager
+def writer(settings: PipelineSettings | None = None, *, hold: Iterable[str] = (),
+           share: Iterable[str] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The only way to write the warehouse: lock (`hold` names the tables the caller replaces,
+    `share` what it appends to; see the module's docstring), connect, make sure the schemas exist."""
     settings = settings or PipelineSettings()
-    path = settings.warehouse_path
-    with writer_lock(path):
-        con = connect(path, extension_dir=settings.extension_dir)
+    with holding(settings, hold, share):
+        con = open_warehouse(settings)
         try:
-            for schema in SCHEMAS:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            create_if_missing(con, "".join(f"CREATE SCHEMA IF NOT EXISTS {schema};" for schema in SCHEMAS))
             yield con
         finally:
             con.close()
+
+
+def open_warehouse(settings: PipelineSettings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse itself (not the published snapshot), its latest state, without any lock: for
+    `writer()`, and for tools and tests that know no writer runs."""
+    if settings.warehouse_mode == "ducklake":
+        return open_lake(settings, read_only=read_only)
+    return connect(settings.warehouse_path, read_only=read_only, extension_dir=settings.extension_dir)
+
+
+def create_if_missing(con: duckdb.DuckDBPyConnection, ddl: str) -> None:
+    """Run idempotent DDL (CREATE ... IF NOT EXISTS; statements separated by ';'). On a lake, two
+    workers creating the same new table at once conflict on commit; the loser runs its statement
+    again and finds the table there."""
+    for statement in filter(None, (s.strip() for s in ddl.split(";"))):
+        try:
+            con.execute(statement)
+        except duckdb.TransactionException as error:
+            if "by another transaction" not in str(error):
+                raise
+            con.execute(statement)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether `relation` (schema.table, in the current catalog) is there. Asked directly: listing
+    the catalog (duckdb_tables()) makes a lake read every table's metadata after each commit."""
+    try:
+        con.execute(f"SELECT 1 FROM {relation} LIMIT 0")
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
+def catalog_name(settings: PipelineSettings) -> str:
+    """The warehouse's catalog name in SQL: the file's stem, or the lake's alias."""
+    if settings.warehouse_mode == "ducklake":
+        return LAKE_ALIAS
+    return settings.warehouse_path.stem.replace('"', "")
+
+
+def describe(settings: PipelineSettings) -> dict[str, str]:
+    """Which warehouse this is, for status output: never a password."""
+    if settings.warehouse_mode == "ducklake":
+        return {"mode": "ducklake", "catalog": hide_password(settings.ducklake_catalog or ""),
+                "data_path": settings.ducklake_data_path}
+    return {"mode": "file", "path": str(settings.warehouse_path)}
+
+
+def catalog_conninfo(settings: PipelineSettings) -> str:
+    """ECOM_DUCKLAKE_CATALOG as the libpq string DuckDB's postgres scanner and psycopg take."""
+    given = (settings.ducklake_catalog or "").strip()
+    return libpq_conninfo(given) if "://" in given else given
+
+
+def hide_password(catalog: str) -> str:
+    """A catalog URL or libpq string with its password masked."""
+    if "://" in catalog:
+        return make_url(catalog).render_as_string(hide_password=True)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", catalog)
 
 
 def quote_literal(value: str) -> str:

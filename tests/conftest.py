@@ -31,6 +31,28 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
+# The pipeline tests' shops: each store backend with the file warehouse, and the DuckLake warehouse on
+# the PostgreSQL store only (a lake serves several machines, and those share a PostgreSQL store).
+PIPELINE_SHOPS = [*BACKENDS, pytest.param("postgresql-ducklake", id="postgresql-ducklake", marks=pytest.mark.postgres)]
+WAREHOUSE_MODES = [pytest.param("file", id="file"),
+                   pytest.param("ducklake", id="ducklake", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "file_warehouse_only(reason): a pipeline test that does not run on the "
+                            "DuckLake shop (postgresql-ducklake); the reason says what covers it there")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the DuckLake variant of the tests marked file_warehouse_only."""
+    kept, left_out = [], []
+    for item in items:
+        on_lake = getattr(item, "callspec", None) is not None and \
+            item.callspec.params.get("sim") == "postgresql-ducklake"  # type: ignore[attr-defined]
+        (left_out if on_lake and item.get_closest_marker("file_warehouse_only") else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 def _worker() -> str:
@@ -192,22 +214,44 @@ def cli_invoke(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     logging.getLogger("ops_store").handlers[:] = handlers
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=PIPELINE_SHOPS)
 def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """A small simulated shop (store and landing files) per backend, shared by a test module."""
+    """A small simulated shop (store and landing files) per backend and warehouse form (the file on
+    both backends, the DuckLake on PostgreSQL), shared by a test module."""
     from tests.pipeline_support import simulated_shop
 
-    pg = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    with simulated_shop(request.param, tmp_path_factory.mktemp("sim"), pg) as shop:
+    backend, _, warehouse = request.param.partition("-")
+    pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    with simulated_shop(backend, tmp_path_factory.mktemp("sim"), pg) as shop:
+        shop.warehouse = warehouse or "file"
         yield shop
 
 
 @pytest.fixture
-def pipeline_settings(sim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """This test's own warehouse, snapshots and DAGSTER_HOME, reading the module's simulated shop."""
+def lake_catalog(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Call to get a new, empty PostgreSQL database for a DuckLake catalog (a URL), on the test
+    server; each is dropped after the test."""
+    from tests.pipeline_support import lake_catalogs
+
+    with lake_catalogs(os.environ.get("ECOM_TEST_PG_URL") or DEFAULT_PG_SERVER) as new:
+        yield new
+
+
+@pytest.fixture(params=WAREHOUSE_MODES)
+def warehouse_mode(request: pytest.FixtureRequest) -> str:
+    """Each warehouse form: a DuckDB file, and a DuckLake (catalog in PostgreSQL)."""
+    return request.param
+
+
+@pytest.fixture
+def pipeline_settings(sim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # type: ignore[no-untyped-def]
+                      request: pytest.FixtureRequest):
+    """This test's own warehouse (the module's form, a DuckLake with its own catalog database),
+    snapshots and DAGSTER_HOME, reading the module's simulated shop."""
     from tests.pipeline_support import pipeline_env
 
-    return pipeline_env(monkeypatch, tmp_path, sim)
+    catalog = request.getfixturevalue("lake_catalog")() if sim.warehouse == "ducklake" else None
+    return pipeline_env(monkeypatch, tmp_path, sim, catalog)
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,18 @@
 """A simulated shop on either backend for the pipeline tests, and a private environment per test
-(its own data dir, warehouse and DAGSTER_HOME, the shop's landing files linked in)."""
+(its own data dir, warehouse and DAGSTER_HOME, the shop's landing files linked in), with its
+warehouse in either form: a DuckDB file, or a DuckLake with a catalog database of its own."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
+import psycopg
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +22,7 @@ from ops_store.models import Customer, DeliveryOption, Merchant, Product, StockL
 from ops_store.simulate.config import SimConfig
 from ops_store.simulate.run import simulate
 from pipelines.settings import PipelineSettings
+from pipelines.warehouse import catalog_conninfo, open_warehouse
 
 SIM_END = date.today()
 SIM = SimConfig(orders=1200, days=40, seed=11, end=SIM_END)
@@ -31,6 +33,7 @@ class SimShop:
     backend: str
     url: str
     home: Path  # the shop's data dir: PII keys and landing files
+    warehouse: str = "file"  # the warehouse form the tests of this shop use: file or ducklake
 
     def store(self) -> Store:
         return Store(self.url)
@@ -74,24 +77,91 @@ def simulated_shop(backend: str, root: Path, pg_url: str | None, config: SimConf
             cleanup()
 
 
-def pipeline_env(monkeypatch, tmp_path: Path, shop: SimShop) -> PipelineSettings:  # type: ignore[no-untyped-def]
-    """A fresh data dir for the warehouse and Dagster, reading the shop's store and landing files."""
+def pipeline_env(monkeypatch, tmp_path: Path, shop: SimShop,  # type: ignore[no-untyped-def]
+                 lake_catalog: str | None = None) -> PipelineSettings:
+    """A fresh data dir for the warehouse and Dagster, reading the shop's store and landing files;
+    the warehouse a DuckLake on `lake_catalog` when given, else a DuckDB file in the data dir."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "landing").symlink_to(shop.home / "landing")
     (data / "pii.keys.json").symlink_to(shop.home / "pii.keys.json")
     monkeypatch.setenv("ECOM_DATA_DIR", str(data))
     monkeypatch.setenv("OPS_STORE_URL", shop.url)
-    monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
+    return use_warehouse(monkeypatch, data, lake_catalog)
+
+
+def use_warehouse(monkeypatch, folder: Path, lake_catalog: str | None = None) -> PipelineSettings:  # type: ignore[no-untyped-def]
+    """Point the pipeline at a new warehouse: a DuckDB file in `folder`, or (a catalog database
+    given) a DuckLake with its Parquet files in `folder`/lake."""
+    if lake_catalog:
+        monkeypatch.setenv("ECOM_WAREHOUSE", "ducklake")
+        monkeypatch.setenv("ECOM_DUCKLAKE_CATALOG", lake_catalog)
+        monkeypatch.setenv("ECOM_DUCKLAKE_DATA_PATH", str(folder / "lake"))
+        monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
+    else:
+        monkeypatch.setenv("ECOM_WAREHOUSE", "file")
+        monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(folder / "warehouse.duckdb"))
+        monkeypatch.delenv("ECOM_DUCKLAKE_CATALOG", raising=False)
+        monkeypatch.delenv("ECOM_DUCKLAKE_DATA_PATH", raising=False)
     return PipelineSettings()
 
 
-def checksums(path: Path) -> dict[str, tuple[int, int]]:
+@contextmanager
+def lake_catalogs(pg_server: str) -> Iterator[Callable[[], str]]:
+    """A maker of new, empty PostgreSQL databases for DuckLake catalogs, on the server of
+    `pg_server` (a URL); every database made is dropped at the end."""
+    admin = create_engine(make_url(pg_server).set(database="postgres").difference_update_query(["options"]),
+                          isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"ecom_lake_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(pg_server).set(database=name).difference_update_query(["options"]).render_as_string(
+            hide_password=False)
+
+    try:
+        yield new
+    finally:
+        if made:
+            with admin.connect() as conn:
+                for name in made:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def another_warehouse(monkeypatch, folder: Path, shop: SimShop,  # type: ignore[no-untyped-def]
+                      lake_catalog: Callable[[], str]) -> PipelineSettings:
+    """A second, empty warehouse of the shop's form for the pipeline to write from now on."""
+    return use_warehouse(monkeypatch, folder, lake_catalog() if shop.warehouse == "ducklake" else None)
+
+
+def warehouse_untouched(settings: PipelineSettings) -> bool:
+    """Nothing was ever written: no file, or a catalog database without any table."""
+    if settings.warehouse_mode == "file":
+        return not settings.warehouse_path.exists()
+    with psycopg.connect(catalog_conninfo(settings)) as conn:
+        return conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
+
+
+def warehouse_rows(settings: PipelineSettings, sql: str) -> list[tuple]:
+    """A query's rows on the warehouse itself (its latest state, either form), read-only."""
+    con = open_warehouse(settings, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def checksums(settings: PipelineSettings) -> dict[str, tuple[int, int]]:
     """Row count and an order-independent hash of every raw table and of the watermarks."""
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_warehouse(settings, read_only=True)
     try:
         tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' ORDER BY 1").fetchall()]
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'raw' ORDER BY 1").fetchall()]
         sums = {t: con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM raw.{t} AS t").fetchone()
                 for t in tables}
         sums["meta.watermarks"] = con.execute(

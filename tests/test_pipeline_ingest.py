@@ -26,7 +26,7 @@ from pipelines.dbt_assets import DBT_DIR, dbt_env
 from pipelines.publish import open_snapshot
 from pipelines.runner import prepare_environment, run_pipeline
 from pipelines.store_tables import table_specs
-from tests.pipeline_support import SimShop, checksums, order_document
+from tests.pipeline_support import SimShop, another_warehouse, checksums, order_document
 
 pytestmark = pytest.mark.slow
 
@@ -78,13 +78,14 @@ def test_full_run_loads_every_table_publishes_and_reruns_idempotently(sim: SimSh
     assert prices[0] > 0 and prices[1] > 0
     assert quarantined == 0  # the simulator writes clean files
 
-    before = checksums(pipeline_settings.warehouse_path)
+    before = checksums(pipeline_settings)
     _ok(run_pipeline(models=False))
-    assert checksums(pipeline_settings.warehouse_path) == before  # a re-run changes nothing
+    assert checksums(pipeline_settings) == before  # a re-run changes nothing
 
 
 def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      lake_catalog) -> None:
     _ok(run_pipeline(landing=False, models=False))
     store = sim.store()
     placed = [order_service.place_order(store, order_document(store, f"PIPE-{sim.backend}-{n}")) for n in range(3)]
@@ -112,14 +113,15 @@ def test_incremental_load_takes_new_orders_status_changes_and_erasure(sim: SimSh
                         moved: "completed"}
     assert erased_ref.startswith("erased-")
 
-    incremental = checksums(pipeline_settings.warehouse_path)
-    monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "full" / "warehouse.duckdb"))
+    incremental = checksums(pipeline_settings)
+    full = another_warehouse(monkeypatch, tmp_path / "full", sim, lake_catalog)
     _ok(run_pipeline(landing=False, models=False, full=True))
-    assert checksums(tmp_path / "full" / "warehouse.duckdb") == incremental  # incremental == full reload
+    assert checksums(full) == incremental  # incremental == full reload
 
 
 def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimShop, pipeline_settings, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     lake_catalog) -> None:
     home = prepare_environment(pipeline_settings)
     code = "from pipelines.runner import run_pipeline; run_pipeline(landing=False, models=False)"
     child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "DAGSTER_HOME": str(home)},
@@ -141,10 +143,10 @@ def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimSho
     assert 5 <= killed_after < len(table_specs())  # killed with some tables loaded and others not
 
     _ok(run_pipeline(landing=False, models=False))
-    recovered = checksums(pipeline_settings.warehouse_path)
-    monkeypatch.setenv("ECOM_WAREHOUSE_PATH", str(tmp_path / "clean" / "warehouse.duckdb"))
+    recovered = checksums(pipeline_settings)
+    clean = another_warehouse(monkeypatch, tmp_path / "clean", sim, lake_catalog)
     _ok(run_pipeline(landing=False, models=False))
-    assert checksums(tmp_path / "clean" / "warehouse.duckdb") == recovered
+    assert checksums(clean) == recovered
 
 
 def test_a_full_build_makes_the_marts_with_their_checks_and_no_personal_data(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
@@ -198,6 +200,8 @@ def test_a_full_build_makes_the_marts_with_their_checks_and_no_personal_data(sim
                                 "created_at", "updated_at"}
 
 
+@pytest.mark.file_warehouse_only("on a DuckLake, test_pipeline_ducklake.py has a reader process read the published "
+                                  "build while a writer is between two commits (this thread version takes 4 min there)")
 def test_readers_of_the_snapshot_never_fail_or_see_half_a_build(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     _ok(run_pipeline(landing=False, models=False))
     store = sim.store()

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +23,7 @@ from pipelines.resources import StoreResource, WarehouseResource
 from pipelines.runner import backfill_events, prepare_environment
 from pipelines.settings import PipelineSettings
 from tests.factories import make_shop
+from tests.pipeline_support import use_warehouse, warehouse_rows, warehouse_untouched
 
 DAY = date(2026, 3, 10)
 
@@ -78,13 +78,20 @@ def test_competitor_rows_are_checked_and_prices_stay_exact() -> None:
 # --- partitions, backfill and quarantine in a real warehouse -------------------------------------
 
 @pytest.fixture
-def landing_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipelineSettings:
+def dagster_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipelineSettings:
+    """A data dir with its DAGSTER_HOME and a file warehouse (for tests that never write it)."""
     monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ECOM_EVENTS_START", "2026-01-01")
-    monkeypatch.delenv("ECOM_WAREHOUSE_PATH", raising=False)
-    settings = PipelineSettings()
+    settings = use_warehouse(monkeypatch, tmp_path / "data")
     prepare_environment(settings)
     return settings
+
+
+@pytest.fixture
+def landing_env(dagster_env: PipelineSettings, warehouse_mode: str, lake_catalog,  # type: ignore[no-untyped-def]
+                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipelineSettings:
+    """The same, with the warehouse in each form (a DuckLake with a catalog database of its own)."""
+    return use_warehouse(monkeypatch, tmp_path / "data", lake_catalog() if warehouse_mode == "ducklake" else None)
 
 
 def _write_day(settings: PipelineSettings, day: date, frame: pl.DataFrame, name: str = "events.parquet") -> Path:
@@ -92,14 +99,6 @@ def _write_day(settings: PipelineSettings, day: date, frame: pl.DataFrame, name:
     folder.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(folder / name)
     return folder / name
-
-
-def _warehouse(settings: PipelineSettings, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_backfill_of_a_day_range_quarantines_bad_files_and_rows_and_reruns_the_same(landing_env) -> None:  # type: ignore[no-untyped-def]
@@ -117,9 +116,9 @@ def test_backfill_of_a_day_range_quarantines_bad_files_and_rows_and_reruns_the_s
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["phases"][0]["materialized"] == 2
 
-    counts = dict(_warehouse(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1"))
+    counts = dict(warehouse_rows(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1"))
     assert counts == {before: 50, day: 40}
-    reasons = _warehouse(settings, "SELECT file, reason, count(*) FROM meta.quarantine GROUP BY ALL ORDER BY 1")
+    reasons = warehouse_rows(settings, "SELECT file, reason, count(*) FROM meta.quarantine GROUP BY ALL ORDER BY 1")
     by_file = {Path(f).name: (r, n) for f, r, n in reasons}
     assert by_file["resent.parquet"] == ("duplicate: same content as events.parquet", 1)
     assert by_file["broken.parquet"][0].startswith("unreadable Parquet")
@@ -132,8 +131,8 @@ def test_backfill_of_a_day_range_quarantines_bad_files_and_rows_and_reruns_the_s
 
     again = backfill_events(day, day)
     assert again.success
-    assert dict(_warehouse(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1")) == counts
-    assert _warehouse(settings, "SELECT count(*) FROM meta.quarantine")[0][0] == 7
+    assert dict(warehouse_rows(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1")) == counts
+    assert warehouse_rows(settings, "SELECT count(*) FROM meta.quarantine")[0][0] == 7
 
 
 def test_backfill_refuses_days_before_the_first_partition(landing_env) -> None:  # type: ignore[no-untyped-def]
@@ -176,15 +175,15 @@ def test_competitor_sensor_requests_a_run_per_new_file_and_bad_files_are_quarant
         fresh = sensor(_sensor_context(instance, None, warehouse=WarehouseResource()))
         assert not fresh.run_requests and len(json.loads(fresh.cursor)) == 3
 
-    rows = _warehouse(settings, "SELECT observed_on, competitor, sku, price FROM raw.competitor_prices")
+    rows = warehouse_rows(settings, "SELECT observed_on, competitor, sku, price FROM raw.competitor_prices")
     assert [(r[0], r[1], r[2], str(r[3])) for r in rows] == [(date(2026, 3, 1), "pricehawk", "SKU-1", "9.50")]
-    quarantined = {(Path(f).name, r) for f, r in _warehouse(settings, "SELECT file, reason FROM meta.quarantine")}
+    quarantined = {(Path(f).name, r) for f, r in warehouse_rows(settings, "SELECT file, reason FROM meta.quarantine")}
     assert quarantined == {("2026-03-01.csv", "price: not an amount with at most 2 decimals"),
                            ("2026-03-08.csv", "duplicate: same content as 2026-03-01.csv"),
                            ("prices-final.csv", "file name: not a date (YYYY-MM-DD.csv)")}
 
 
-def test_low_stock_sensor_asks_for_one_refresh_per_new_alert(store: Store, landing_env) -> None:  # type: ignore[no-untyped-def]
+def test_low_stock_sensor_asks_for_one_refresh_per_new_alert(store: Store, dagster_env) -> None:  # type: ignore[no-untyped-def]
     make_shop(store, stock_w1=10, stock_w2=5)
     sensor = build_definitions().resolve_sensor_def("low_stock_alerts_sensor")
     resources = {"store": StoreResource(url=store.url)}
@@ -211,4 +210,4 @@ def test_only_engineers_and_admins_may_run_the_pipeline(landing_env, monkeypatch
         output.principal.cache_clear()
     assert refused.exit_code == 1
     assert "permission_denied" in refused.output
-    assert not landing_env.warehouse_path.exists()  # nothing ran
+    assert warehouse_untouched(landing_env)  # nothing ran

@@ -124,9 +124,11 @@ def check_tracking_status(status: str) -> None:
 def track(session: Session, tracking_number: str, status: str, when: datetime, *, location: str | None,
           description: str | None, actor: str) -> int:
     """Inside a unit of work: add the event to the parcel's timeline. The parcel's status is that
-    of its latest event by event time (late-arriving older events do not move it back). When every
-    parcel of an order is delivered the order becomes delivered, and cash on delivery is captured.
-    Returns the shipment's id."""
+    of its latest event by event time (late-arriving older events do not move it back), except
+    that a label or pick-up event, which come once and first, never takes a parcel back from a
+    later step (a scanner whose clock is ahead of the next one's). When every parcel of an order is
+    delivered the order becomes delivered, and cash on delivery is captured. Returns the shipment's
+    id."""
     shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == tracking_number))
     if shipment is None:
         raise NotFound(f"no shipment with tracking number {tracking_number!r}", field="tracking_number")
@@ -139,7 +141,9 @@ def track(session: Session, tracking_number: str, status: str, when: datetime, *
         select(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
         .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()).limit(1)
     )
-    if shipment.status != "delivered":  # delivered is final for the parcel
+    moves_back = (latest.status in ("label_created", "picked_up")  # type: ignore[union-attr]
+                  and shipment.status in ("in_transit", "out_for_delivery"))
+    if shipment.status != "delivered" and not moves_back:  # delivered is final for the parcel
         shipment.status = latest.status  # type: ignore[union-attr]
     if status == "delivered" and shipment.delivered_at is None:
         shipment.status = "delivered"

@@ -33,7 +33,7 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write one merchant's report and print the paths of its HTML and PDF files."""
-    from pipelines.publish import NoSnapshot, current_snapshot
+    from pipelines.publish import NoSnapshot, published
     from pipelines.reports import content
     from pipelines.reports.periods import KINDS, period_of
     from pipelines.reports.produce import mail, produce
@@ -43,7 +43,7 @@ def report(
             raise InvalidInput(f"period must be one of {', '.join(KINDS)}", field="period")
         day = _as_of(as_of)
         try:
-            current_snapshot()
+            published()
             if day is None:
                 day = content.latest_day()
                 if day is None:

@@ -20,4 +20,5 @@ from {{ ref('delivery_performance') }}
 where delivered_on_time > delivered
    or delivered + not_delivered <> shipments
    or shipments_with_exception > shipments
+   or shipments_with_clock_anomaly > shipments
    or (delivered > 0 and avg_delivery_days < 0)

@@ -13,7 +13,8 @@ with daily_by_week as (
         sum(delivery_days_sum) as delivery_days_sum,
         sum(delivery_days_count) as delivery_days_count,
         sum(exceptions) as exceptions,
-        sum(shipments_with_exception) as shipments_with_exception
+        sum(shipments_with_exception) as shipments_with_exception,
+        sum(shipments_with_clock_anomaly) as shipments_with_clock_anomaly
     from {{ ref('merchant_delivery_daily') }}
     group by 1, 2
 )
@@ -32,6 +33,7 @@ where d.carrier_id is null or p.carrier_id is null
    or d.delivered_on_time <> p.delivered_on_time
    or d.exceptions <> p.exceptions
    or d.shipments_with_exception <> p.shipments_with_exception
+   or d.shipments_with_clock_anomaly <> p.shipments_with_clock_anomaly
    or (d.delivery_days_count = 0) <> (p.avg_delivery_days is null)
    or abs(d.delivery_days_sum / nullif(d.delivery_days_count, 0) - p.avg_delivery_days) > 1e-9
 union all
@@ -43,4 +45,5 @@ where shipments <= 0
    or delivery_days_count > delivered
    or shipments_with_exception > shipments
    or shipments_with_exception > exceptions
+   or shipments_with_clock_anomaly > shipments
    or delivery_days_sum < 0

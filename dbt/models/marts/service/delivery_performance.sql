@@ -11,7 +11,8 @@ with shipment_facts as (
         is_delivered,
         is_on_time,
         delivery_days,
-        exception_events
+        exception_events,
+        has_clock_anomaly
     from {{ ref('int_shipments_tracked') }}
 )
 
@@ -29,7 +30,8 @@ select
         / nullif(sum(case when f.is_delivered then 1 else 0 end), 0) as on_time_rate,
     cast(sum(f.exception_events) as integer) as exceptions,
     cast(sum(case when f.exception_events > 0 then 1 else 0 end) as integer) as shipments_with_exception,
-    cast(sum(case when f.exception_events > 0 then 1 else 0 end) as double) / count(*) as exception_rate
+    cast(sum(case when f.exception_events > 0 then 1 else 0 end) as double) / count(*) as exception_rate,
+    cast(sum(case when f.has_clock_anomaly then 1 else 0 end) as integer) as shipments_with_clock_anomaly
 from shipment_facts as f
 join {{ ref('stg_store__carriers') }} as c on c.carrier_id = f.carrier_id
 group by f.carrier_id, c.code, c.name, f.week_start

@@ -13,7 +13,8 @@ select
     cast(coalesce(sum(s.delivery_days), 0) as double) as delivery_days_sum,
     cast(count(s.delivery_days) as integer) as delivery_days_count,
     cast(sum(s.exception_events) as integer) as exceptions,
-    cast(sum(case when s.exception_events > 0 then 1 else 0 end) as integer) as shipments_with_exception
+    cast(sum(case when s.exception_events > 0 then 1 else 0 end) as integer) as shipments_with_exception,
+    cast(sum(case when s.has_clock_anomaly then 1 else 0 end) as integer) as shipments_with_clock_anomaly
 from {{ ref('int_shipments_tracked') }} as s
 join {{ ref('stg_store__carriers') }} as c on c.carrier_id = s.carrier_id
 group by s.merchant_id, s.carrier_id, c.code, c.name, s.handed_on
