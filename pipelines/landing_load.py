@@ -62,14 +62,6 @@ class PartitionLoad:
                 "quarantine_reasons": self.reasons, "files_replaced": self.replaced}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     create_if_missing(con, LANDING_DDL)
     try:  # asked directly, not by listing the catalog (costly on a lake)

@@ -13,8 +13,9 @@ inserted into. So instead of the file lock a writer names what it will replace (
 name is a PostgreSQL advisory lock in the catalog database, held for the whole step. Two workers
 never load the same table at once and queue instead of failing, while different tables load side
 by side; the shared bookkeeping tables are written insert-only (meta.watermark_log) or under one
-name (the landing tables, dbt's models). The locks belong to the writer's PostgreSQL session: a
-worker that dies releases them with its connection.
+name (the landing tables, dbt's models). Two commits that land at the same moment without a
+conflict are sorted out by DuckLake's own retry. The locks belong to the writer's PostgreSQL
+session: a worker that dies releases them with its connection.
 
 Extensions come from the pinned PyPI wheels into a folder in the data dir; automatic installs are
 off so nothing ever tries the network.

@@ -87,6 +87,8 @@ def pipeline_env(monkeypatch, tmp_path: Path, shop: SimShop,  # type: ignore[no-
     (data / "pii.keys.json").symlink_to(shop.home / "pii.keys.json")
     monkeypatch.setenv("ECOM_DATA_DIR", str(data))
     monkeypatch.setenv("OPS_STORE_URL", shop.url)
+    # In this process: the quickest for a small shop (test_pipeline_runs.py runs the multiprocess one).
+    monkeypatch.setenv("ECOM_PIPELINE_EXECUTOR", "in_process")
     return use_warehouse(monkeypatch, data, lake_catalog)
 
 

@@ -289,3 +289,32 @@ def test_a_warehouse_from_before_the_replaced_column_takes_a_redelivery(tmp_path
     assert (again.replaced, again.rows_loaded) == (["2026-03-01.csv"], 3)
     assert con.execute("SELECT count(*) FROM meta.landing_files WHERE replaced_sha256 IS NOT NULL").fetchone()[0] == 1
     con.close()
+
+
+def test_a_new_or_emptied_warehouse_loads_every_landing_day_and_trains_again(landing_env) -> None:  # type: ignore[no-untyped-def]
+    """Dagster's instance remembers what was loaded and trained, the warehouse may not (a deleted
+    file, another ECOM_WAREHOUSE_PATH, a restore): what the warehouse lacks is due whatever the
+    instance says (found when the uninterrupted run of tests/test_faults_pipeline.py, in a second
+    warehouse under the same instance, loaded no clickstream and trained nothing)."""
+    from pipelines.runner import _due, _warehouse_holds, training_keys
+
+    settings = landing_env
+    assert _warehouse_holds(settings) == {"events": set(), "competitor_prices": set(), "trained": False}
+    with dg.DagsterInstance.get() as instance:
+        for day in ("2026-03-01", "2026-03-02"):
+            instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["raw", "events"]), partition=day))
+        stamps = dict.fromkeys(("2026-03-01", "2026-03-02"), 0.0)  # files older than their loads
+        assert _due(instance, dg.AssetKey(["raw", "events"]), stamps, False) == []
+        assert _due(instance, dg.AssetKey(["raw", "events"]), stamps, False, {"2026-03-01"}) == ["2026-03-02"]
+
+    folder = _day_folder(settings, date(2026, 3, 1))
+    _events(date(2026, 3, 1), 5, first_id=1).write_parquet(folder / "events.parquet")
+    assert backfill_events(date(2026, 3, 1), date(2026, 3, 1)).success
+    con = duckdb.connect(str(settings.warehouse_path))
+    held = _warehouse_holds(settings)
+    assert held is None  # a writer holds the file: no opinion, the instance decides
+    con.execute("CREATE SCHEMA ml")
+    for key in training_keys():
+        con.execute(f"CREATE TABLE ml.{key.path[-1]} (x INTEGER)")
+    con.close()
+    assert _warehouse_holds(settings) == {"events": {"2026-03-01"}, "competitor_prices": set(), "trained": True}

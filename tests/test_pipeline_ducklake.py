@@ -14,6 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from ops_store.models import Base
 from pipelines.extract import WATERMARK_LOG, StoreSource, compact_watermarks, ensure_meta, load_table
 from pipelines.publish import open_snapshot, publish, published
+from pipelines.runner import run_pipeline
 from pipelines.settings import PipelineSettings
 from pipelines.store_tables import table_specs
 from pipelines.warehouse import WarehouseBusy, connect, describe, lake_locks, open_warehouse, writer
@@ -177,6 +179,28 @@ def test_a_reader_process_sees_the_whole_published_build_while_a_writer_is_half_
     second = publish(pipeline_settings)
     assert second.version > first.version
     assert _finish(_start(READER)).split() == [str(orders), str(orders), str(second.version)]
+
+
+@lake_only
+@pytest.mark.timeout(900)
+def test_a_run_under_the_lakes_own_executor_loads_table_groups_side_by_side(sim: SimShop, pipeline_settings,  # type: ignore[no-untyped-def]
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_PIPELINE_EXECUTOR", "auto")  # the pipeline tests run in one process for speed
+    assert PipelineSettings().executor == "multiprocess"
+    result = run_pipeline(landing=False, models=False)
+    assert result.success, [(p.phase, p.failed_checks, p.failures) for p in result.phases]
+    with dg.DagsterInstance.get() as instance:
+        run_id = result.phases[-1].run_id
+        began = {e.step_key: e.timestamp for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)}
+        ended = {e.step_key: e.timestamp for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)}
+    loads = sorted((began[k], ended[k]) for k in began if k.startswith("load_"))
+    assert len(loads) == 9
+    assert any(later[0] < earlier[1] for earlier, later in zip(loads, loads[1:], strict=False))  # two at once
+    con = open_snapshot(pipeline_settings)
+    try:
+        assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == _store_count(sim, "orders")
+    finally:
+        con.close()
 
 
 @lake_only
