@@ -19,12 +19,11 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.dbt_steps import DBT_LOCK, mark
 from pipelines.landing_load import ensure_landing_tables
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
-from pipelines.warehouse import catalog_conninfo, create_if_missing, holding
-
-DBT_LOCK = "dbt models"
+from pipelines.warehouse import catalog_conninfo, create_if_missing, held_writer, holding
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -92,19 +91,25 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
     def dbt_build(context: AssetExecutionContext, dbt: DbtCliResource,
                   warehouse: WarehouseResource) -> Iterator[Any]:
         run_settings = warehouse.settings()
-        # The landing models may run before any landing file was loaded (a run without landing
-        # files, or the part of a split build that only reads landing tables): give them their
-        # (empty) tables rather than a missing-table error.
-        with warehouse.writer() as con:
-            ensure_landing_tables(con)
-        with _environment(dbt_env(run_settings)), holding(run_settings, [DBT_LOCK]), \
-                _dbt_output(run_settings, context.run.run_id):
-            # one target in the data dir (dagster-dbt would make one per run inside the project folder)
-            invocation = dbt.cli(["build"], context=context, target_path=project.target_path,
-                                 raise_on_error=False)
-            yield from invocation.stream()
-        with warehouse.writer(hold=[DBT_LOCK]) as con:  # when each model was built and each test last ran
-            record_dbt_results(con, invocation.get_artifact("run_results.json"), context.run.run_id)
+        step, run_id = context.op_execution_context.op.name, context.run.run_id
+        models = [key.to_user_string() for key in context.selected_asset_keys]
+        with _environment(dbt_env(run_settings)), holding(run_settings, [DBT_LOCK]):
+            with held_writer(run_settings) as con:
+                # The landing models may run before any landing file was loaded (a run without
+                # landing files, or the part of a split build that only reads landing tables): give
+                # them their (empty) tables rather than a missing-table error.
+                ensure_landing_tables(con)
+                mark(con, models, step, run_id, "started")  # nothing is published until it is finished
+            with _dbt_output(run_settings, run_id):
+                # one target in the data dir (dagster-dbt would make one per run inside the project
+                # folder); dbt's unit tests check the models' logic on fixed rows: they run in the
+                # test suite (tests/test_dbt_unit_tests.py), not on every build of the merchants' data
+                invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context,
+                                     target_path=project.target_path, raise_on_error=False)
+                yield from invocation.stream()
+            with held_writer(run_settings) as con:  # when each model was built and each test last ran
+                record_dbt_results(con, invocation.get_artifact("run_results.json"), run_id)
+                mark(con, models, step, run_id, "finished" if invocation.is_successful() else "failed")
         if not invocation.is_successful():
             raise dg.Failure("dbt build failed: see the failed models and tests above")
 

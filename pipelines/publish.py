@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.dbt_steps import DBT_LOCK, check_whole
 from pipelines.extract import WATERMARK_LOG, compact_watermarks
 from pipelines.settings import PipelineSettings
 from pipelines.warehouse import (
@@ -100,6 +101,7 @@ def publish_snapshot(settings: PipelineSettings | None = None) -> Path:
     with writer_lock(settings.warehouse_path):  # no writer mid-transaction, no second publisher
         con = connect(settings.warehouse_path, extension_dir=settings.extension_dir)
         try:
+            check_whole(con)  # no part of a dbt build (dbt holds this same lock while it builds)
             compact_watermarks(con)
             con.execute("CHECKPOINT")
         finally:
@@ -178,9 +180,11 @@ def _file_snapshot(path: Path) -> Published:
 
 
 def _publish_lake_version(settings: PipelineSettings) -> Published:
-    """Record the lake's current version as published. No lock: an insert never conflicts with
-    other writers' commits, and readers go on reading the version published before."""
-    with writer(settings) as con:
+    """Record the lake's current version as published. Under the dbt lock, so no dbt step is half
+    way (loads go on: their tables are whole at each commit); readers go on reading the version
+    published before."""
+    with writer(settings, hold=[DBT_LOCK]) as con:
+        check_whole(con)
         create_if_missing(con, f"CREATE SCHEMA IF NOT EXISTS meta; {PUBLISHED_DDL}")
         version = con.execute(f"SELECT id FROM ducklake_current_snapshot('{LAKE_ALIAS}')").fetchone()[0]
         con.execute("INSERT INTO meta.published VALUES (?, now()::TIMESTAMP)", [version])

@@ -122,8 +122,7 @@ def _execute(defs: dg.Definitions, job_name: str, phase: str, instance: dg.Dagst
     failed_checks = [{"check": e.asset_check_key.to_user_string(),
                       "metadata": {k: getattr(v, "value", v) for k, v in e.metadata.items()}}
                      for e in result.get_asset_check_evaluations() if not e.passed]
-    failures = [f"{e.step_key}: {_error_text(e.event_specific_data.error)}"  # type: ignore[union-attr]
-                for e in result.all_events if e.is_step_failure]
+    failures = step_failures(result)
     if progress:
         progress(phase, materialized, total, "done" if result.success else "failed")
     record_run(instance, run_id, settings, failures)
@@ -247,6 +246,12 @@ def _training_due(instance: dg.DagsterInstance, settings: PipelineSettings) -> b
         if event is None or event.timestamp < oldest:
             return True
     return False
+
+
+def step_failures(result: Any) -> list[str]:
+    """"<step>: <error <- its causes>" for each step of a Dagster run's result that failed."""
+    return [f"{e.step_key}: {_error_text(e.event_specific_data.error)}" for e in result.all_events
+            if e.is_step_failure]
 
 
 def _error_text(error: Any) -> str:

@@ -158,13 +158,20 @@ def writer(settings: PipelineSettings | None = None, *, hold: Iterable[str] = ()
     """The only way to write the warehouse: lock (`hold` names the tables the caller replaces,
     `share` what it appends to; see the module's docstring), connect, make sure the schemas exist."""
     settings = settings or PipelineSettings()
-    with holding(settings, hold, share):
-        con = open_warehouse(settings)
-        try:
-            create_if_missing(con, "".join(f"CREATE SCHEMA IF NOT EXISTS {schema};" for schema in SCHEMAS))
-            yield con
-        finally:
-            con.close()
+    with holding(settings, hold, share), held_writer(settings) as con:
+        yield con
+
+
+@contextmanager
+def held_writer(settings: PipelineSettings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writing connection for a caller already inside `holding()` (one that lets another process,
+    such as dbt, write in between its connections without giving up its lock)."""
+    con = open_warehouse(settings)
+    try:
+        create_if_missing(con, "".join(f"CREATE SCHEMA IF NOT EXISTS {schema};" for schema in SCHEMAS))
+        yield con
+    finally:
+        con.close()
 
 
 def open_warehouse(settings: PipelineSettings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

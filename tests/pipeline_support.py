@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import psycopg
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -191,3 +192,14 @@ def order_document(store: Store, ref: str, qty: int = 1) -> dict[str, object]:
 
 def day_before(day: date, n: int = 1) -> date:
     return day - timedelta(days=n)
+
+
+def landing_events(day: date, n: int, first_id: int = 1) -> pl.DataFrame:
+    """n product views of one day, a minute apart, as a clickstream landing file holds them."""
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    return pl.DataFrame({
+        "event_id": list(range(first_id, first_id + n)), "session_id": [i // 3 for i in range(n)],
+        "customer_ref": [None] * n, "device": ["desktop"] * n, "channel": ["web"] * n,
+        "event_type": ["product_view"] * n, "sku": ["SKU-1"] * n, "order_ref": [None] * n,
+        "ts": [start + timedelta(minutes=i) for i in range(n)],
+    })

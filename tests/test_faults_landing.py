@@ -11,7 +11,7 @@ import json
 import os
 import random
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +29,7 @@ from pipelines.resources import WarehouseResource
 from pipelines.runner import backfill_events, prepare_environment
 from pipelines.settings import PipelineSettings
 from pipelines.warehouse import open_warehouse
+from tests.pipeline_support import landing_events
 
 DAY = date(2026, 3, 10)
 SEED = 20260310
@@ -40,15 +41,6 @@ ABORTING_FILE = Path(__file__).parent / "fixtures" / "events_page_header_aborts_
 PRICES = ("competitor,sku,price,promo\npricehawk,SKU-1,9.50,false\npricehawk,SKU-2,12.00,true\n"
           "shopmart,SKU-3,7.25,false\n")
 
-
-def _events(day: date, n: int, first_id: int) -> pl.DataFrame:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    return pl.DataFrame({
-        "event_id": list(range(first_id, first_id + n)), "session_id": [i // 3 for i in range(n)],
-        "customer_ref": [None] * n, "device": ["desktop"] * n, "channel": ["web"] * n,
-        "event_type": ["product_view"] * n, "sku": ["SKU-1"] * n, "order_ref": [None] * n,
-        "ts": [start + timedelta(minutes=i) for i in range(n)],
-    })
 
 
 @pytest.fixture
@@ -103,9 +95,9 @@ def test_damaged_clickstream_files_are_quarantined_whole_and_the_rest_of_the_day
     settings = landing_env
     rng = random.Random(SEED)
     folder = _day_folder(settings, DAY)
-    _events(DAY, 40, first_id=1000).write_parquet(folder / "events.parquet")
+    landing_events(DAY, 40, first_id=1000).write_parquet(folder / "events.parquet")
     shutil.copy(folder / "events.parquet", folder / "resent.parquet")  # the same file twice
-    _events(DAY, 30, first_id=3000).write_parquet(folder / "late.parquet")
+    landing_events(DAY, 30, first_id=3000).write_parquet(folder / "late.parquet")
     whole = (folder / "late.parquet").read_bytes()
     cut = rng.randrange(len(whole) // 4, len(whole) - 8)  # cut short in transfer, footer gone
     (folder / "late.parquet").write_bytes(whole[:cut])
@@ -163,7 +155,7 @@ def test_a_fuzzed_parquet_file_never_stops_the_load(landing_env) -> None:  # typ
     every one is loaded or quarantined with a reason; none raises or kills the process."""
     settings = landing_env
     folder = _day_folder(settings, DAY)
-    frame = _events(DAY, 200, first_id=1)
+    frame = landing_events(DAY, 200, first_id=1)
     frame.write_parquet(folder / "original.parquet")
     data = (folder / "original.parquet").read_bytes()
     rng = random.Random(SEED)
@@ -308,7 +300,7 @@ def test_a_new_or_emptied_warehouse_loads_every_landing_day_and_trains_again(lan
         assert _due(instance, dg.AssetKey(["raw", "events"]), stamps, False, {"2026-03-01"}) == ["2026-03-02"]
 
     folder = _day_folder(settings, date(2026, 3, 1))
-    _events(date(2026, 3, 1), 5, first_id=1).write_parquet(folder / "events.parquet")
+    landing_events(date(2026, 3, 1), 5, first_id=1).write_parquet(folder / "events.parquet")
     assert backfill_events(date(2026, 3, 1), date(2026, 3, 1)).success
     con = duckdb.connect(str(settings.warehouse_path))
     held = _warehouse_holds(settings)

@@ -25,8 +25,9 @@ from ops_store.models import Shipment, TrackingEvent
 from ops_store.services import orders as order_service
 from ops_store.services import shipping
 from pipelines.dbt_assets import DBT_DIR, dbt_env, dbt_project
+from pipelines.definitions import build_definitions
 from pipelines.publish import open_snapshot
-from pipelines.runner import PipelineResult, prepare_environment, run_pipeline
+from pipelines.runner import PipelineResult, prepare_environment, run_pipeline, step_failures
 from pipelines.settings import PipelineSettings
 from pipelines.store_tables import table_specs
 from pipelines.warehouse import open_warehouse
@@ -147,10 +148,18 @@ def test_killed_in_ingestion_in_the_dbt_build_and_in_the_snapshot_copy_then_reru
         assert not any(_alive(pid) for pid in dbt_pids), "dbt outlived the kill"
         assert not [key for key in watch.materialized() if key.path[0] == "ml"]  # killed before the models
 
-    # 3. Publishing (`--no-models`): while the snapshot copy is written, once it holds a fraction f
-    # of the warehouse (the child writes the copy in small blocks with pauses, to leave the time).
+        # A run without dbt (the stock sensor's job) in between does not publish the half build.
+        refresh = build_definitions().resolve_job_def("stock_refresh").execute_in_process(
+            instance=instance, raise_on_error=False)
+        failures = step_failures(refresh)
+        assert not refresh.success and any("holds part of a dbt build" in f for f in failures), failures
+        assert _published(settings) == first
+
+    # 3. Publishing: while the snapshot copy is written, once it holds a fraction f of the warehouse
+    # (the child writes the copy in small blocks with pauses, to leave the time). With the models:
+    # after the killed dbt build nothing publishes until dbt has built everything again.
     fraction = rng.uniform(0.05, 0.95)
-    child = PipelineChild(tmp_path / "publish-kill.log", models=False, slow_copy_s=0.02).start()
+    child = PipelineChild(tmp_path / "publish-kill.log", models=True, slow_copy_s=0.02).start()
 
     def copy_under_way() -> str | None:
         for partial in _partials(settings):

@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.ml.demand_model import MODEL, ForecastConfig, backtest, error_spread, fit, predict, summarise
+from pipelines.ml.demand_model import MODEL, ForecastConfig, backtest, error_spread, fit, predict, summarise, train
 from pipelines.ml.demand_panel import build_panel
+from pipelines.ml.weighted_bins import apply_edges, fit_edges
 
 START = date(2026, 1, 5)  # a Monday
 PATTERN = np.array([4, 4, 5, 5, 6, 12, 10], dtype=float)  # Monday .. Sunday
@@ -120,3 +121,32 @@ def test_a_steady_seller_among_intermittent_ones_is_not_forecast_as_zero() -> No
     assert (steady["p10"] > 0).any() and (steady["p90"] > steady["p50"]).all()
     slow = forecast.filter(pl.col("product_id") != 1)
     assert slow["p50"].mean() < 1.0
+
+
+def test_weighted_bins_split_each_feature_by_weight_and_keep_missing_values() -> None:
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(size=20_000), rng.integers(0, 5, 20_000).astype(float)])
+    X[::10, 0] = np.nan
+    weight = np.where(X[:, 1] == 0, 0.0, rng.uniform(0.5, 2.0, 20_000))
+    edges = fit_edges(X, weight)
+    binned = apply_edges(X, edges)
+    assert np.isnan(binned[::10, 0]).all() and not np.isnan(binned[1::10, 0]).any()
+    # few distinct values: each its own bin (the zero-weight value 0 shares bin 0 with 1)
+    assert sorted(np.unique(binned[:, 1])) == [0, 1, 2, 3]
+    # many values: at most 255 bins, each about 1/255 of the weight
+    col, w = binned[~np.isnan(binned[:, 0]), 0], weight[~np.isnan(binned[:, 0])]
+    per_bin = np.bincount(col.astype(int), weights=w) / w.sum()
+    assert 250 <= len(per_bin) <= 255 and per_bin.max() < 3 / 255
+
+
+def test_training_side_by_side_gives_the_same_models_as_one_at_a_time() -> None:
+    rng = np.random.default_rng(11)
+    panel = build_panel(history({(p, "toys"): rng.poisson(weekly(168, scale=rng.uniform(0.3, 2.0)))
+                                 for p in range(12)}))
+    one = ForecastConfig(max_iter=30, max_rows=10_000, jobs=1)
+    accuracy, errors, model = train(panel, one)
+    accuracy2, errors2, model2 = train(panel, ForecastConfig(max_iter=30, max_rows=10_000, jobs=2))
+    assert accuracy.equals(accuracy2) and errors.equals(errors2)
+    assert predict(model, panel).equals(predict(model2, panel))
+    assert accuracy.equals(backtest(panel, one)[0])
+    assert predict(fit(panel, one), panel).equals(predict(model, panel))

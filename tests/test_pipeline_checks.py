@@ -7,18 +7,21 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from ops_store.models import StockLevel, StockMovement
 from pipelines.cli import app as pipeline_app
+from pipelines.definitions import build_definitions
 from pipelines.publish import published
-from pipelines.runner import run_pipeline
+from pipelines.runner import run_pipeline, step_failures
 from pipelines.warehouse import open_warehouse
 from tests.pipeline_support import SimShop
 
 pytestmark = pytest.mark.slow
+LIGHT_TRAINING = {"train_demand_model": {"max_training_rows": 5_000}}  # a quicker forecast: not under test here
 
 
 def _failed(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -79,3 +82,36 @@ def test_negative_stock_in_the_store_fails_the_check_and_the_cli_exits_1(sim: Si
         with store.write() as session:
             session.execute(StockMovement.__table__.delete().where(StockMovement.id == planted_id))
         store.dispose()
+
+
+# the guard is the warehouse's (the file's writer lock, or the lake's dbt lock), not the store's
+@pytest.mark.parametrize("sim", ["sqlite", pytest.param("postgresql-ducklake", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_failed_dbt_build_is_never_published_not_even_by_a_later_run_without_dbt(  # type: ignore[no-untyped-def]
+        sim: SimShop, pipeline_settings) -> None:
+    assert run_pipeline(landing=False, models=False).success  # store tables only (no dbt): published
+    before = published(pipeline_settings)
+    con = open_warehouse(pipeline_settings)  # a value only dbt's tests know to be wrong (accepted_values)
+    order_id = con.execute("SELECT min(id) FROM raw.orders").fetchone()[0]
+    con.execute("UPDATE raw.orders SET channel = 'carrier_pigeon' WHERE id = ?", [order_id])
+    con.close()
+
+    build = run_pipeline(landing=False)  # dbt fails on fct_orders; the models and the publish never run
+    assert not build.success and published(pipeline_settings) == before
+    # The stock sensor's job reloads stock tables and publishes, without dbt: it refuses the half build,
+    # and so does a run of the store tables alone.
+    with dg.DagsterInstance.get() as instance:
+        refresh = build_definitions().resolve_job_def("stock_refresh").execute_in_process(
+            instance=instance, raise_on_error=False)
+    failures = step_failures(refresh)
+    assert not refresh.success and published(pipeline_settings) == before
+    assert any("holds part of a dbt build" in f and "dbt step dbt_build of run" in f and "failed at" in f
+               for f in failures), failures
+    tables_only = run_pipeline(landing=False, models=False, full=True)  # brings the store's value back
+    assert not tables_only.success and published(pipeline_settings) == before
+    assert any("holds part of a dbt build" in f for p in tables_only.phases for f in p.failures)
+
+    # A build whose dbt steps finish publishes again.
+    repaired = run_pipeline(landing=False, op_config=LIGHT_TRAINING)
+    assert repaired.success, [p.failures for p in repaired.phases]
+    assert published(pipeline_settings) != before

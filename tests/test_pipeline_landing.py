@@ -23,25 +23,16 @@ from pipelines.resources import StoreResource, WarehouseResource
 from pipelines.runner import backfill_events, prepare_environment
 from pipelines.settings import PipelineSettings
 from tests.factories import make_shop
-from tests.pipeline_support import use_warehouse, warehouse_rows, warehouse_untouched
+from tests.pipeline_support import landing_events, use_warehouse, warehouse_rows, warehouse_untouched
 
 DAY = date(2026, 3, 10)
 
-
-def _events(day: date, n: int, first_id: int = 1) -> pl.DataFrame:
-    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
-    return pl.DataFrame({
-        "event_id": list(range(first_id, first_id + n)), "session_id": [i // 3 for i in range(n)],
-        "customer_ref": [None] * n, "device": ["desktop"] * n, "channel": ["web"] * n,
-        "event_type": ["product_view"] * n, "sku": ["SKU-1"] * n, "order_ref": [None] * n,
-        "ts": [start + timedelta(minutes=i) for i in range(n)],
-    })
 
 
 # --- the contract, on literal frames -------------------------------------------------------------
 
 def test_event_rows_that_break_the_contract_come_back_with_their_reason() -> None:
-    frame = _events(DAY, 6)
+    frame = landing_events(DAY, 6)
     frame = frame.with_columns(
         pl.Series("event_type", ["product_view", "teleport", "product_view", "product_view", "search", "search"]),
         pl.Series("sku", ["SKU-1", "SKU-1", None, "SKU-1", None, None]),
@@ -104,12 +95,12 @@ def _write_day(settings: PipelineSettings, day: date, frame: pl.DataFrame, name:
 def test_backfill_of_a_day_range_quarantines_bad_files_and_rows_and_reruns_the_same(landing_env) -> None:  # type: ignore[no-untyped-def]
     settings = landing_env
     before, day = DAY - timedelta(days=1), DAY
-    _write_day(settings, before, _events(before, 50, first_id=1))
-    good = _write_day(settings, day, _events(day, 40, first_id=1000))
+    _write_day(settings, before, landing_events(before, 50, first_id=1))
+    good = _write_day(settings, day, landing_events(day, 40, first_id=1000))
     shutil.copy(good, good.with_name("resent.parquet"))  # the same file delivered twice
     (good.parent / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
-    _write_day(settings, day, _events(day, 5, first_id=2000).with_columns(pl.lit("teleport").alias("event_type")),
-               "odd.parquet")
+    odd = landing_events(day, 5, first_id=2000).with_columns(pl.lit("teleport").alias("event_type"))
+    _write_day(settings, day, odd, "odd.parquet")
 
     result = CliRunner().invoke(pipeline_app, ["backfill", "--from", before.isoformat(), "--to", day.isoformat(),
                                                "--json"])

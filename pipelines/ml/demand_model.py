@@ -21,11 +21,13 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from joblib import Parallel, delayed
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from pipelines.ml import baselines, metrics
 from pipelines.ml.demand_panel import FEATURES, KEYS, Context, Panel, TooLittleHistory, context, origin_features
+from pipelines.ml.weighted_bins import apply_edges, fit_edges
 
 MODEL = "gbm_quantile"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -57,6 +59,8 @@ class ForecastConfig:
     # OpenMP threads per fit. The trees' threads busy-wait: with anything else running (dbt, the
     # other model assets, a test worker) two threads on two cores ran 12x slower than one.
     threads: int = 1
+    # Worker processes fitting the quantiles and backtest origins side by side (1: in this process).
+    jobs: int = 2
 
 
 @dataclass
@@ -69,6 +73,10 @@ class DemandModel:
     training_rows: int
     features: list[str] = field(default_factory=lambda: list(FEATURES))
     negated: bool = False  # models[q] is the (1 - q) quantile of -target (False: models saved before)
+    edges: list[np.ndarray] | None = None  # each feature's bin edges, applied before the trees (None: raw)
+
+    def features_for_trees(self, X: np.ndarray) -> np.ndarray:
+        return X if self.edges is None else apply_edges(X, self.edges)
 
 
 def training_set(ctx: Context, end: int, config: ForecastConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,22 +111,40 @@ def fit(panel: Panel, config: ForecastConfig | None = None, end: int | None = No
         ctx: Context | None = None) -> DemandModel:
     """Train on every target day before day index `end` (default: the whole panel)."""
     config = config or ForecastConfig()
+    return fit_at(panel, [panel.n_days if end is None else end], config, ctx)[0]
+
+
+def fit_at(panel: Panel, ends: list[int], config: ForecastConfig, ctx: Context | None = None) -> list[DemandModel]:
+    """One model per day index in `ends`, each trained on the target days before it. The fits (three
+    quantiles per end) run side by side in `config.jobs` worker processes."""
     ctx = ctx or context(panel)
-    end = panel.n_days if end is None else end
-    X, y, w = training_set(ctx, end, config)
-    X[:, np.isnan(X).all(axis=0)] = 0.0  # a feature this shop never has (no prices seen): constant
-    models = {}
+    sets = []
+    for end in ends:
+        X, y, w = training_set(ctx, end, config)
+        X[:, np.isnan(X).all(axis=0)] = 0.0  # a feature this shop never has (no prices seen): constant
+        edges = fit_edges(X, w)  # binned here once: scikit-learn's weighted binning is 100x slower
+        sets.append((apply_edges(X, edges), y, w, edges))
+    tasks = [(i, q) for i in range(len(sets)) for q in QUANTILES]
+    jobs = max(1, min(config.jobs, len(tasks)))
+    fitted = Parallel(n_jobs=jobs, backend="loky" if jobs > 1 else "sequential")(
+        delayed(_fit_quantile)(sets[i][0], sets[i][1], sets[i][2], q, config) for i, q in tasks)
+    models: list[dict[float, HistGradientBoostingRegressor]] = [{} for _ in sets]
+    for (i, q), model in zip(tasks, fitted, strict=True):
+        models[i][q] = model
+    return [DemandModel(config, models[i], panel.day(end - 1), len(sets[i][1]), negated=True, edges=sets[i][3])
+            for i, end in enumerate(ends)]
+
+
+def _fit_quantile(X: np.ndarray, y: np.ndarray, w: np.ndarray, q: float,
+                  config: ForecastConfig) -> HistGradientBoostingRegressor:
+    # negated target, mirrored quantile: see the module docstring (a mostly-zero target otherwise
+    # leaves the model at 0)
+    model = HistGradientBoostingRegressor(
+        loss="quantile", quantile=1 - q, max_iter=config.max_iter, learning_rate=config.learning_rate,
+        max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
+        l2_regularization=config.l2_regularization, early_stopping=False, random_state=config.seed)
     with threadpool_limits(limits=config.threads, user_api="openmp"):
-        for q in QUANTILES:
-            # negated target, mirrored quantile: see the module docstring (a mostly-zero target
-            # otherwise leaves the model at 0)
-            model = HistGradientBoostingRegressor(
-                loss="quantile", quantile=1 - q, max_iter=config.max_iter, learning_rate=config.learning_rate,
-                max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
-                l2_regularization=config.l2_regularization, early_stopping=False,
-                random_state=config.seed)
-            models[q] = model.fit(X, -y, sample_weight=w)
-    return DemandModel(config, models, panel.day(end - 1), len(y), negated=True)
+        return model.fit(X, -y, sample_weight=w)
 
 
 def min_history_days(config: ForecastConfig) -> int:
@@ -135,8 +161,9 @@ def predict(model: DemandModel, panel: Panel, origin: int | None = None,
     X, series, target = origin_features(ctx, t, model.config.horizon)
     level = np.exp(X[:, FEATURES.index("level")])
     sign = -1.0 if model.negated else 1.0
+    binned = model.features_for_trees(X)
     with threadpool_limits(limits=model.config.threads, user_api="openmp"):
-        raw = np.column_stack([sign * model.models[q].predict(X) * level for q in QUANTILES])
+        raw = np.column_stack([sign * model.models[q].predict(binned) * level for q in QUANTILES])
     p10, p50, p90 = np.sort(np.maximum(raw, 0.0), axis=1).T
     keys = panel.series.select(KEYS)[series]
     return keys.with_columns(
@@ -167,16 +194,29 @@ def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.Dat
     """Rolling origins: the model retrained before each origin, the baselines from the same
     history. Returns (accuracy per model and origin, the model's daily errors for safety stock).
     Censored days are left out of every score (no one knows their demand)."""
-    config = config or ForecastConfig()
+    accuracy, errors, _ = _backtest(panel, config or ForecastConfig(), final_fit=False)
+    return accuracy, errors
+
+
+def train(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.DataFrame, pl.DataFrame, DemandModel]:
+    """The backtest and the final model on all history, their fits side by side: (accuracy,
+    errors, model)."""
+    accuracy, errors, model = _backtest(panel, config or ForecastConfig(), final_fit=True)
+    assert model is not None
+    return accuracy, errors, model
+
+
+def _backtest(panel: Panel, config: ForecastConfig,
+              final_fit: bool) -> tuple[pl.DataFrame, pl.DataFrame, DemandModel | None]:
     ctx = context(panel)
     origins = [panel.n_days - k * config.horizon for k in range(config.origins, 0, -1)]
     origins = [t for t in origins if t - config.horizon >= MIN_HISTORY]
     if not origins:
         raise TooLittleHistory(f"too little history for a backtest: {panel.n_days} days, needs at least "
                          f"{MIN_HISTORY + 2 * config.horizon}")
+    fitted = fit_at(panel, origins + [panel.n_days] * final_fit, config, ctx)
     rows, errors = [], []
-    for t in origins:
-        model = fit(panel, config, end=t, ctx=ctx)
+    for t, model in zip(origins, fitted, strict=False):
         forecast = predict(model, panel, origin=t, ctx=ctx)
         history = history_frame(panel, t)
         scale = metrics.seasonal_naive_mae_pooled(panel.units[:, :t], period=7)
@@ -203,7 +243,8 @@ def backtest(panel: Panel, config: ForecastConfig | None = None) -> tuple[pl.Dat
             })
             if name == MODEL:
                 errors.append(scored.select(*KEYS, (pl.col("p50") - pl.col("units")).alias("error")))
-    return pl.DataFrame(rows, schema=BACKTEST_SCHEMA), pl.concat(errors)
+    return (pl.DataFrame(rows, schema=BACKTEST_SCHEMA), pl.concat(errors),
+            fitted[-1] if final_fit else None)
 
 
 def summarise(accuracy: pl.DataFrame) -> pl.DataFrame:
