@@ -74,8 +74,9 @@ def _report(summary: dict[str, Any], as_json: bool) -> None:
 
 
 def _run_with_bars(as_json: bool, action: Any) -> dict[str, Any]:
-    if as_json:
-        return _summary(action(None))
+    if as_json:  # stdout is the JSON document alone: dbt's output goes to its log file
+        with dbt_output_to_file():
+            return _summary(action(None))
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("[dim]{task.fields[latest]}"))
     # Bars write to the stdout of now (bound), so dbt's output sent to a file meanwhile cannot take them.

@@ -91,9 +91,10 @@ def _baseline(sim: SimShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lak
 def test_killed_in_ingestion_in_the_dbt_build_and_in_the_snapshot_copy_then_rerun_ends_like_an_uninterrupted_run(  # type: ignore[no-untyped-def]
         sim: SimShop, pipeline_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lake_catalog) -> None:
     """Three runs killed in turn, each at a point drawn from one seeded RNG: in the ingestion (k
-    store tables loaded), in the dbt build (m models built, dbt running, the writer lock held) and
-    in the snapshot copy (a fraction f of the warehouse copied, the lock held). One run that ends,
-    and one uninterrupted run from an empty warehouse to compare with."""
+    store tables loaded), in the snapshot copy (a fraction f of the warehouse copied, the lock
+    held) and in the dbt build (m models built, dbt running, the writer lock held), after which a
+    run without dbt may not publish. One run that ends, and one uninterrupted run from an empty
+    warehouse to compare with."""
     settings = pipeline_settings
     rng = random.Random(SEED)
     tables = len(table_specs())
@@ -125,7 +126,24 @@ def test_killed_in_ingestion_in_the_dbt_build_and_in_the_snapshot_copy_then_reru
         killed(*kill_when(child, tables_loaded))
         assert k <= loaded[-1] < tables, points  # some tables loaded, others not
 
-        # 2. The dbt build: dbt runs as a subprocess of the step; the kill takes the group, dbt
+        # 2. Publishing (`--no-models`): while the snapshot copy is written, once it holds a fraction f
+        # of the warehouse (the child writes the copy in small blocks with pauses, to leave the time).
+        # Before the dbt kill: after it, nothing publishes until dbt has built everything again.
+        fraction = rng.uniform(0.05, 0.95)
+        child = PipelineChild(tmp_path / "publish-kill.log", models=False, slow_copy_s=0.02).start()
+
+        def copy_under_way() -> str | None:
+            for partial in _partials(settings):
+                size, total = partial.stat().st_size, settings.warehouse_path.stat().st_size
+                # the publisher copies under the writer lock: held at the kill, free after it
+                if size >= fraction * total and not writer_lock_is_free(settings):
+                    return f"publishing: killed with {partial.name} at {size} of {total} bytes (target {fraction:.2f})"
+            return None
+
+        killed(*kill_when(child, copy_under_way, poll_s=0.002))
+        assert _partials(settings), "the kill landed after the copy: the test proved nothing"
+
+        # 3. The dbt build: dbt runs as a subprocess of the step; the kill takes the group, dbt
         # with it, once m models are built while dbt runs (under the writer lock).
         m = rng.randrange(3, 30)
         watch = BuildWatch.before(instance)
@@ -154,23 +172,6 @@ def test_killed_in_ingestion_in_the_dbt_build_and_in_the_snapshot_copy_then_reru
         failures = step_failures(refresh)
         assert not refresh.success and any("holds part of a dbt build" in f for f in failures), failures
         assert _published(settings) == first
-
-    # 3. Publishing: while the snapshot copy is written, once it holds a fraction f of the warehouse
-    # (the child writes the copy in small blocks with pauses, to leave the time). With the models:
-    # after the killed dbt build nothing publishes until dbt has built everything again.
-    fraction = rng.uniform(0.05, 0.95)
-    child = PipelineChild(tmp_path / "publish-kill.log", models=True, slow_copy_s=0.02).start()
-
-    def copy_under_way() -> str | None:
-        for partial in _partials(settings):
-            size, total = partial.stat().st_size, settings.warehouse_path.stat().st_size
-            # the publisher copies under the writer lock: held at the kill, free after it
-            if size >= fraction * total and not writer_lock_is_free(settings):
-                return f"publishing: killed with {partial.name} at {size} of {total} bytes (target {fraction:.2f})"
-        return None
-
-    killed(*kill_when(child, copy_under_way, poll_s=0.002))
-    assert _partials(settings), "the kill landed after the copy: the test proved nothing"
 
     # 4. Run again to the end: the leftover copy is cleared, the new build published.
     result = run_pipeline(models=True)

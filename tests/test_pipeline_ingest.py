@@ -149,6 +149,10 @@ def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimSho
     assert checksums(clean) == recovered
 
 
+# The file warehouse on the SQLite store, and the lake on the PostgreSQL store: loading from each
+# store into each warehouse form is covered by the tests above on all three shops.
+@pytest.mark.parametrize("sim", ["sqlite", pytest.param("postgresql-ducklake", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_a_full_build_makes_the_marts_with_their_checks_and_no_personal_data(sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
     result = run_pipeline()
     _ok(result)
