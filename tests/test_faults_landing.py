@@ -28,8 +28,7 @@ from pipelines.publish import publish
 from pipelines.resources import WarehouseResource
 from pipelines.runner import backfill_events, prepare_environment
 from pipelines.settings import PipelineSettings
-from pipelines.warehouse import open_warehouse
-from tests.pipeline_support import landing_events
+from tests.pipeline_support import landing_events, warehouse_rows
 
 DAY = date(2026, 3, 10)
 SEED = 20260310
@@ -59,19 +58,12 @@ def _day_folder(settings: PipelineSettings, day: date) -> Path:
     return folder
 
 
-def _query(settings: PipelineSettings, sql: str) -> list[tuple]:
-    con = open_warehouse(settings, read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def _quarantined(settings: PipelineSettings, source: str) -> dict[str, list[str]]:
     """file name -> the reasons its rows (or the whole file) were quarantined for."""
     found: dict[str, list[str]] = {}
-    for file, reason in _query(settings, f"SELECT file, reason FROM meta.quarantine WHERE source = '{source}' "
-                                         "ORDER BY file, row_number"):
+    rows = warehouse_rows(settings, f"SELECT file, reason FROM meta.quarantine WHERE source = '{source}' "
+                                    "ORDER BY file, row_number")
+    for file, reason in rows:
         found.setdefault(Path(file).name, []).append(reason)
     return found
 
@@ -111,7 +103,7 @@ def test_damaged_clickstream_files_are_quarantined_whole_and_the_rest_of_the_day
     result = backfill_events(DAY, DAY + timedelta(days=1))
     assert result.success, [(p.phase, p.failures) for p in result.phases]
 
-    counts = dict(_query(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1"))
+    counts = dict(warehouse_rows(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1"))
     assert counts == {DAY: 40}  # the one good file, once; nothing of the damaged ones
     quarantined = _quarantined(settings, "events")
     assert quarantined["resent.parquet"] == ["duplicate: same content as events.parquet"]
@@ -139,7 +131,7 @@ def test_damaged_clickstream_files_are_quarantined_whole_and_the_rest_of_the_day
     # The complete file arrives under the name of the cut one: the day loads it, its quarantine goes.
     (folder / "late.parquet").write_bytes(whole)
     assert backfill_events(DAY, DAY).success
-    assert dict(_query(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1")) == {DAY: 70}
+    assert dict(warehouse_rows(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1")) == {DAY: 70}
     assert "late.parquet" not in _quarantined(settings, "events")
     metadata = _latest_metadata(["raw", "events"], DAY.isoformat())
     assert metadata["files_replaced"] == [f"{DAY.isoformat()}/late.parquet"]
@@ -168,7 +160,7 @@ def test_a_fuzzed_parquet_file_never_stops_the_load(landing_env) -> None:  # typ
         (folder / f"variant-{n:02d}.parquet").write_bytes(bytes(damaged))
 
     assert backfill_events(DAY, DAY).success
-    files = dict(_query(settings, "SELECT file, rows_loaded + rows_quarantined FROM meta.landing_files"))
+    files = dict(warehouse_rows(settings, "SELECT file, rows_loaded + rows_quarantined FROM meta.landing_files"))
     quarantined = _quarantined(settings, "events")
     assert len(files) == 61
     for name, rows in files.items():
@@ -177,7 +169,7 @@ def test_a_fuzzed_parquet_file_never_stops_the_load(landing_env) -> None:  # typ
     assert len(whole_file) >= 20  # most damage is caught by the reader
     # The original's 200 events load once; a damaged copy whose bytes still decode brings its rows
     # as duplicates of the earlier file's (quarantined) or, where an id itself changed, as new ones.
-    loaded = _query(settings, "SELECT count(*), count(DISTINCT event_id) FROM raw.events")[0]
+    loaded = warehouse_rows(settings, "SELECT count(*), count(DISTINCT event_id) FROM raw.events")[0]
     assert loaded[0] == loaded[1] >= 200
 
 
@@ -198,7 +190,7 @@ def test_competitor_file_cut_mid_line_loads_its_whole_rows_and_names_the_cut_one
             assert defs.resolve_job_def("competitor_prices").execute_in_process(
                 instance=instance, partition_key=key).success
 
-    rows = _query(settings, "SELECT source_file, count(*) FROM raw.competitor_prices GROUP BY 1")
+    rows = warehouse_rows(settings, "SELECT source_file, count(*) FROM raw.competitor_prices GROUP BY 1")
     assert dict(rows) == {"2026-03-01.csv": 2, "2026-03-02.csv": 3}
     quarantined = _quarantined(settings, "competitor_prices")
     assert quarantined["2026-03-01.csv"] == [
@@ -253,7 +245,7 @@ def test_a_file_delivered_twice_loads_once_and_a_changed_redelivery_replaces_it(
         again = sense(seen.cursor)
         assert [r.partition_key for r in again.run_requests] == ["2026-03-01.csv"]
 
-    rows = _query(settings, "SELECT source_file, sku, price FROM raw.competitor_prices ORDER BY 1, 2")
+    rows = warehouse_rows(settings, "SELECT source_file, sku, price FROM raw.competitor_prices ORDER BY 1, 2")
     assert [(f, s, str(p)) for f, s, p in rows] == [
         ("2026-03-01.csv", "SKU-1", "9.40"), ("2026-03-01.csv", "SKU-2", "12.00"), ("2026-03-01.csv", "SKU-3", "7.25")]
     assert _quarantined(settings, "competitor_prices") == {"2026-03-08.csv": ["duplicate: same content as "
