@@ -23,7 +23,7 @@ from pipelines.dbt_steps import DBT_LOCK, mark
 from pipelines.landing_load import ensure_landing_tables
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
-from pipelines.warehouse import catalog_conninfo, create_if_missing, held_writer, holding
+from pipelines.warehouse import catalog_conninfo, create_if_missing, held_writer, holding, replace_rows
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt"
 
@@ -124,9 +124,7 @@ CREATE TABLE IF NOT EXISTS meta.dbt_results (
 
 
 def record_dbt_results(con: Any, run_results: Mapping[str, Any], run_id: str) -> int:
-    """Keep each dbt node's latest outcome in meta.dbt_results (one row per model and test): its old
-    row deleted and the new one inserted in one transaction (a DuckLake table has no keys to
-    replace on)."""
+    """Keep each dbt node's latest outcome in meta.dbt_results (one row per model and test)."""
     create_if_missing(con, "CREATE SCHEMA IF NOT EXISTS meta;" + DBT_RESULTS)
     rows = []
     for result in run_results.get("results", []):
@@ -135,19 +133,7 @@ def record_dbt_results(con: Any, run_results: Mapping[str, Any], run_id: str) ->
         rows.append((result["unique_id"], name.split(".")[-1], kind, result.get("status"),
                      max(ended) if ended else None, result.get("execution_time"), result.get("failures"),
                      (result.get("message") or "")[:1000], run_id))
-    if not rows:
-        return 0
-    con.execute("CREATE OR REPLACE TEMP TABLE _dbt_results AS SELECT * FROM meta.dbt_results LIMIT 0")
-    con.executemany("INSERT INTO _dbt_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("DELETE FROM meta.dbt_results WHERE unique_id IN (SELECT unique_id FROM _dbt_results)")
-        con.execute("INSERT INTO meta.dbt_results SELECT * FROM _dbt_results")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return len(rows)
+    return replace_rows(con, "meta.dbt_results", "unique_id", rows)
 
 
 @contextlib.contextmanager

@@ -13,10 +13,10 @@ layout, clears them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.warehouse import create_if_missing, table_exists
+from pipelines.warehouse import create_if_missing, replace_rows, table_exists
 
 DBT_LOCK = "dbt models"  # ducklake mode: held by a dbt step for its whole build, and by a publish
 STEP_LOG_DDL = ("CREATE SCHEMA IF NOT EXISTS meta; CREATE TABLE IF NOT EXISTS meta.dbt_step_log "
@@ -34,19 +34,9 @@ def mark(con: Any, models: Iterable[str], step: str, run_id: str, event: str) ->
     `models` (their asset keys, e.g. "marts/fct_orders"); only each model's latest entry is kept."""
     if event not in EVENTS:
         raise ValueError(f"event: {event!r} is not one of {', '.join(EVENTS)}")
-    models = sorted(set(models))
     create_if_missing(con, STEP_LOG_DDL)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _marked (model VARCHAR)")
-        con.executemany("INSERT INTO _marked VALUES (?)", [[m] for m in models])
-        con.execute("DELETE FROM meta.dbt_step_log WHERE model IN (SELECT model FROM _marked)")
-        con.execute("INSERT INTO meta.dbt_step_log SELECT model, ?, ?, ?, now()::TIMESTAMP FROM _marked",
-                    [step, run_id, event])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    at = datetime.now(UTC).replace(tzinfo=None)
+    replace_rows(con, "meta.dbt_step_log", "model", [(m, step, run_id, event, at) for m in sorted(set(models))])
 
 
 def unfinished(con: Any) -> list[tuple[str, str, str, datetime, list[str]]]:

@@ -27,9 +27,10 @@ import fcntl
 import re
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import duckdb_extensions
@@ -193,6 +194,28 @@ def create_if_missing(con: duckdb.DuckDBPyConnection, ddl: str) -> None:
             if "by another transaction" not in str(error):
                 raise
             con.execute(statement)
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, rows: Iterable[Sequence[Any]]) -> int:
+    """Keep one row per `key` in `table`: the rows given (all of the table's columns, in order)
+    replace those with the same key, their old rows deleted and the new ones inserted in one
+    transaction (a DuckLake table has no keys to INSERT OR REPLACE on). Returns how many."""
+    rows = [list(row) for row in rows]
+    if not rows:
+        return 0
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _replacing AS SELECT * FROM {table} LIMIT 0")
+    con.executemany(f"INSERT INTO _replacing VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _replacing)")
+        con.execute(f"INSERT INTO {table} SELECT * FROM _replacing")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS _replacing")
+    return len(rows)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
