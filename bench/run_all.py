@@ -55,8 +55,9 @@ child tree's and PostgreSQL's CPU) over the stage.
 
 Written under --out (default $ECOM_DATA_DIR/bench/, ./data/bench/): run_all-<timestamp>.md and
 .csv, copied to run_all-latest.md and .csv, and printed; the stages' logs and raw results stay in
-run_all-<timestamp>/. The shops' data dirs are removed after each size (--keep keeps them); the
-throwaway PostgreSQL databases are dropped at the end, also when a stage fails or on Ctrl-C.
+run_all-<timestamp>/. The shops' data dirs are removed after each size and the
+throwaway PostgreSQL databases dropped at the end, also when a stage fails or on Ctrl-C; --keep
+keeps the shops (data dir and store database ecom_runall_shop_n<size>_<pid>).
 """
 
 from __future__ import annotations
@@ -257,7 +258,8 @@ def run_size(size: int, args: argparse.Namespace, run_dir: Path, began: float,
     done: dict[str, StageRun] = {}
     with ExitStack() as stack:
         if args.backend == "postgresql":
-            shop_url = stack.enter_context(pg_database(args.pg_server, f"ecom_runall_shop_n{size}"))
+            shop_url = stack.enter_context(pg_database(args.pg_server, f"ecom_runall_shop_n{size}",
+                                                               keep=args.keep))
             import_url = (stack.enter_context(pg_database(args.pg_server, f"ecom_runall_import_n{size}"))
                           if "import" in plan else "")
         else:
@@ -524,7 +526,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--end", default="2026-06-30", help="the simulated history ends the day before")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--pg-server", default=PG_SERVER)
-    parser.add_argument("--keep", action="store_true", help="keep each size's shop data dir")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each size's shop: its data dir and its store's database")
     args = parser.parse_args(argv)
     quick = args.dry_run
     if quick and "--sizes" not in " ".join(argv if argv is not None else sys.argv[1:]):

@@ -1,4 +1,5 @@
-"""A PostgreSQL database a benchmark owns for one run: created fresh, dropped at the end."""
+"""A PostgreSQL database a benchmark owns for one run: created fresh, dropped at the end (unless
+kept, to look into or measure again)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy.engine import make_url
 
 
 @contextmanager
-def pg_database(server: str, prefix: str) -> Iterator[str]:
-    """The URL of a new database `<prefix>_<pid>` on the server of `server`."""
+def pg_database(server: str, prefix: str, *, keep: bool = False) -> Iterator[str]:
+    """The URL of a new database `<prefix>_<pid>` on the server of `server`; dropped at the end
+    unless `keep`."""
     name = f"{prefix}_{os.getpid()}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -21,6 +23,7 @@ def pg_database(server: str, prefix: str) -> Iterator[str]:
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
