@@ -49,7 +49,7 @@ def build_shop(data_dir: Path, orders: int) -> dict[str, float]:
     from ops_store.simulate.run import simulate
     from pipelines.assets_landing import event_days, landing_files
     from pipelines.extract import StoreSource, ensure_meta, load_table
-    from pipelines.landing_load import ensure_landing_tables, load_competitor_file, load_events_day
+    from pipelines.landing_load import ensure_landing_tables, load_competitor_file, load_events_days
     from pipelines.settings import PipelineSettings
     from pipelines.store_tables import table_specs
     from pipelines.warehouse import writer
@@ -69,8 +69,7 @@ def build_shop(data_dir: Path, orders: int) -> dict[str, float]:
         source = StoreSource.attach(con, f"sqlite:///{data_dir / 'store.sqlite'}")
         for spec in table_specs():
             load_table(con, source, spec, full=True)
-        for day in event_days(settings):
-            load_events_day(con, settings.landing_dir, date.fromisoformat(day))
+        load_events_days(con, settings.landing_dir, [date.fromisoformat(day) for day in event_days(settings)])
         for path in landing_files(settings, "competitor_prices"):
             load_competitor_file(con, path)
     seconds["ingest"] = time.perf_counter() - began

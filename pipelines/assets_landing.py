@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pipelines.landing_load import LANDING_LOCK, PartitionLoad, load_competitor_file, load_events_day
+from pipelines.landing_load import LANDING_LOCK, PartitionLoad, load_competitor_file, load_events_days
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
 
@@ -50,10 +50,8 @@ def events_asset() -> dg.AssetsDefinition:
               description="Clickstream events of each day (landing/events/dt=YYYY-MM-DD/*.parquet).")
     def events(context: AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         landing = warehouse.settings().landing_dir
-        loads = []
         with warehouse.writer(hold=[LANDING_LOCK]) as con:
-            for key in context.partition_keys:
-                loads.append(load_events_day(con, landing, date.fromisoformat(key)))
+            loads = load_events_days(con, landing, [date.fromisoformat(key) for key in context.partition_keys])
         summary = _summary(loads)
         context.log.info(f"events: {summary['rows_loaded']} rows loaded, {summary['rows_quarantined']} quarantined "
                          f"over {summary['partitions']} day(s)")

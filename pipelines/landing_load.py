@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -131,8 +132,54 @@ def _twin(con: duckdb.DuckDBPyConnection, source: str, key: str, digest: str) ->
     return None if row is None else (row[1] if row[0] == row[1] else f"{row[0]}/{row[1]}")
 
 
-def load_events_day(con: duckdb.DuckDBPyConnection, landing_dir: Path, day: date) -> PartitionLoad:
-    """Every Parquet file of one day's clickstream folder; bad files and rows quarantined."""
+@dataclass
+class _EventsFile:
+    """One clickstream file read and checked, before anyone knows whether it is a duplicate."""
+
+    path: Path
+    digest: str
+    good: pl.DataFrame | None  # None: unreadable (bad says why)
+    bad: pl.DataFrame
+
+
+def _read_events_files(landing_dir: Path, day: date) -> list[_EventsFile]:
+    """Every Parquet file of one day's clickstream folder, read and checked (no warehouse access,
+    so the next day can be read while this one is written)."""
+    read = []
+    for path in sorted((landing_dir / "events" / f"dt={day.isoformat()}").glob("*.parquet")):
+        # One read: the digest and the rows are of the same bytes, even if the file is replaced meanwhile.
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            frame = _read_parquet(data)
+        except READ_ERRORS as exc:
+            read.append(_EventsFile(path, digest, None, whole_file_rejected(path, _unreadable("Parquet", exc))))
+        else:
+            checked = check_events(frame, day, path)
+            read.append(_EventsFile(path, digest, checked.good, checked.bad))
+    return read
+
+
+def load_events_days(con: duckdb.DuckDBPyConnection, landing_dir: Path, days: list[date]) -> list[PartitionLoad]:
+    """Each day's clickstream folder (every Parquet file in it; bad files and rows quarantined),
+    one day (one transaction) after another in order; the next
+    day's files are read and checked in a second thread while a day is written (Parquet decoding,
+    the checks and DuckDB's insert all run outside Python's lock)."""
+    loads: list[PartitionLoad] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-reader") as reader:
+        upcoming = reader.submit(_read_events_files, landing_dir, days[0]) if days else None
+        for i, day in enumerate(days):
+            assert upcoming is not None
+            files = upcoming.result()
+            if i + 1 < len(days):
+                upcoming = reader.submit(_read_events_files, landing_dir, days[i + 1])
+            loads.append(_load_events_files(con, day, files))
+    return loads
+
+
+def _load_events_files(con: duckdb.DuckDBPyConnection, day: date, read: list[_EventsFile]) -> PartitionLoad:
+    """Replace one day's events by these files' good rows. Whether a file repeats one loaded
+    before is decided here, in day order, against what the warehouse holds by then."""
     ensure_landing_tables(con)
     key = day.isoformat()
     result = PartitionLoad(key)
@@ -140,23 +187,15 @@ def load_events_day(con: duckdb.DuckDBPyConnection, landing_dir: Path, day: date
     bads: list[pl.DataFrame] = [empty_quarantine()]
     files: list[tuple[str, str, int, int]] = []
     seen: dict[str, str] = {}
-    for path in sorted((landing_dir / "events" / f"dt={key}").glob("*.parquet")):
-        # One read: the digest and the rows are of the same bytes, even if the file is replaced meanwhile.
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
+    for file in read:
+        path, digest = file.path, file.digest
         twin = seen.get(digest) or _twin(con, "events", key, digest)
         good: pl.DataFrame | None = None
         if twin:
             bad = whole_file_rejected(path, f"duplicate: same content as {twin}")
         else:
             seen[digest] = path.name
-            try:
-                frame = _read_parquet(data)
-            except READ_ERRORS as exc:
-                bad = whole_file_rejected(path, _unreadable("Parquet", exc))
-            else:
-                checked = check_events(frame, day, path)
-                good, bad = checked.good, checked.bad
+            good, bad = file.good, file.bad
         if good is not None and good.height:
             goods.append(good)
         bads.append(bad)
