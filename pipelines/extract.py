@@ -30,7 +30,7 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from pipelines.store_tables import TableSpec
-from pipelines.warehouse import attach_store, create_if_missing, pg_schema, table_exists
+from pipelines.warehouse import attach_store, create_if_missing, pg_schema, table_exists, transaction
 
 Mode = Literal["full", "incremental"]
 
@@ -85,11 +85,10 @@ def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
     kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() "
                        "AND table_schema = 'meta' AND table_name = 'watermarks'").fetchone()
     if kind and kind[0] == "BASE TABLE":  # a warehouse from before the log: its watermarks carry over
-        con.execute("BEGIN TRANSACTION")
-        con.execute("INSERT INTO meta.watermark_log SELECT table_name, 1, watermark_at, watermark_id, columns, "
-                    "loaded_at FROM meta.watermarks")
-        con.execute("DROP TABLE meta.watermarks")
-        con.execute("COMMIT")
+        with transaction(con):
+            con.execute("INSERT INTO meta.watermark_log SELECT table_name, 1, watermark_at, watermark_id, columns, "
+                        "loaded_at FROM meta.watermarks")
+            con.execute("DROP TABLE meta.watermarks")
     create_if_missing(con, WATERMARKS_VIEW)
 
 
@@ -98,16 +97,11 @@ def compact_watermarks(con: duckdb.DuckDBPyConnection) -> int:
     same after any history of loads), in one transaction; only while no load runs (see the module's
     docstring). Returns how many rows went."""
     ensure_meta(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         removed = con.execute("DELETE FROM meta.watermark_log AS l USING (SELECT table_name, max(seq) AS seq "
                               "FROM meta.watermark_log GROUP BY ALL) AS k "
                               "WHERE l.table_name = k.table_name AND l.seq < k.seq").fetchone()[0]
         con.execute("UPDATE meta.watermark_log SET seq = 1 WHERE seq <> 1")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return removed
 
 
@@ -174,38 +168,35 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
             or (since_at is None and since_id is None)):
         mode = "full"
     casts = select_list(spec, source.backend)
-    con.execute("BEGIN TRANSACTION")
     try:
-        if mode == "full":
-            con.execute(f"CREATE OR REPLACE TABLE raw.{spec.name} AS SELECT {casts} FROM {source.prefix}.{spec.name}")
-            changes = f"raw.{spec.name}"
-        else:
-            low_at = since_at - timedelta(seconds=overlap_s) if since_at else None
-            low_id = max(0, (since_id or 0) - id_overlap) if spec.kind == "appends" else since_id
-            predicate, params = _changed_rows_predicate(spec, low_at, low_id, source.backend)
-            if source.backend == "sqlite":
-                arrow_rows = _sqlite_changes(source.sqlite_path or "", spec, predicate, params)
-                con.register("arrow_rows", arrow_rows)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _changes AS SELECT {casts} FROM arrow_rows")
-                con.unregister("arrow_rows")
+        with transaction(con):
+            if mode == "full":
+                con.execute(f"CREATE OR REPLACE TABLE raw.{spec.name} AS SELECT {casts} "
+                            f"FROM {source.prefix}.{spec.name}")
+                changes = f"raw.{spec.name}"
             else:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _changes AS SELECT {casts} "
-                            f"FROM {source.prefix}.{spec.name} WHERE {predicate}", params)
-            match = " AND ".join(f't."{k}" = c."{k}"' for k in spec.key)
-            con.execute(f"DELETE FROM raw.{spec.name} AS t USING _changes AS c WHERE {match}")
-            con.execute(f"INSERT INTO raw.{spec.name} SELECT * FROM _changes")
-            changes = "_changes"
-        rows_read = con.execute(f"SELECT count(*) FROM {changes}").fetchone()[0]
-        new_at, new_id = _new_watermark(con, spec, changes)
-        if rows_read:
-            since_at, since_id = new_at, new_id
-        con.execute("INSERT INTO meta.watermark_log SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, now()::TIMESTAMP "
-                    "FROM meta.watermark_log WHERE table_name = ?",
-                    [spec.name, since_at, since_id, columns_signature, spec.name])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+                low_at = since_at - timedelta(seconds=overlap_s) if since_at else None
+                low_id = max(0, (since_id or 0) - id_overlap) if spec.kind == "appends" else since_id
+                predicate, params = _changed_rows_predicate(spec, low_at, low_id, source.backend)
+                if source.backend == "sqlite":
+                    arrow_rows = _sqlite_changes(source.sqlite_path or "", spec, predicate, params)
+                    con.register("arrow_rows", arrow_rows)
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE _changes AS SELECT {casts} FROM arrow_rows")
+                    con.unregister("arrow_rows")
+                else:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE _changes AS SELECT {casts} "
+                                f"FROM {source.prefix}.{spec.name} WHERE {predicate}", params)
+                match = " AND ".join(f't."{k}" = c."{k}"' for k in spec.key)
+                con.execute(f"DELETE FROM raw.{spec.name} AS t USING _changes AS c WHERE {match}")
+                con.execute(f"INSERT INTO raw.{spec.name} SELECT * FROM _changes")
+                changes = "_changes"
+            rows_read = con.execute(f"SELECT count(*) FROM {changes}").fetchone()[0]
+            new_at, new_id = _new_watermark(con, spec, changes)
+            if rows_read:
+                since_at, since_id = new_at, new_id
+            con.execute("INSERT INTO meta.watermark_log SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, "
+                        "now()::TIMESTAMP FROM meta.watermark_log WHERE table_name = ?",
+                        [spec.name, since_at, since_id, columns_signature, spec.name])
     finally:
         con.execute("DROP TABLE IF EXISTS temp._changes")
     total = con.execute(f"SELECT count(*) FROM raw.{spec.name}").fetchone()[0]

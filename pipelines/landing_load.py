@@ -26,7 +26,7 @@ from pipelines.landing import (
     unterminated_last_line,
     whole_file_rejected,
 )
-from pipelines.warehouse import create_if_missing
+from pipelines.warehouse import create_if_missing, transaction
 
 LANDING_LOCK = "landing tables"
 LANDING_DDL = """
@@ -85,8 +85,7 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, source: str, key: str, ta
     """Swap one partition's rows, quarantine and file records in a single transaction. Returns
     the files this partition had loaded before with other content (re-delivered under the same
     name): the new content replaces the old, and meta.landing_files keeps the digest it replaced."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         before = dict(con.execute("SELECT file, sha256 FROM meta.landing_files WHERE source = ? AND partition_key = ?",
                                   [source, key]).fetchall())
         replaced = {name: before[name] for name, digest, _, _ in files
@@ -107,10 +106,6 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, source: str, key: str, ta
             con.execute("INSERT INTO meta.landing_files (source, partition_key, file, sha256, rows_loaded, "
                         "rows_quarantined, loaded_at, replaced_sha256) VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",
                         [source, key, name, digest, loaded, quarantined, replaced.get(name)])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return sorted(replaced)
 
 

@@ -196,6 +196,19 @@ def create_if_missing(con: duckdb.DuckDBPyConnection, ddl: str) -> None:
             con.execute(statement)
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT around the block; ROLLBACK if it raises (whatever it raises: a SIGTERM's
+    exception too), so nothing half-written stays."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, rows: Iterable[Sequence[Any]]) -> int:
     """Keep one row per `key` in `table`: the rows given (all of the table's columns, in order)
     replace those with the same key, their old rows deleted and the new ones inserted in one
@@ -204,15 +217,11 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, rows: Ite
     if not rows:
         return 0
     con.execute(f"CREATE OR REPLACE TEMP TABLE _replacing AS SELECT * FROM {table} LIMIT 0")
-    con.executemany(f"INSERT INTO _replacing VALUES ({', '.join('?' * len(rows[0]))})", rows)
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _replacing)")
-        con.execute(f"INSERT INTO {table} SELECT * FROM _replacing")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        con.executemany(f"INSERT INTO _replacing VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        with transaction(con):
+            con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _replacing)")
+            con.execute(f"INSERT INTO {table} SELECT * FROM _replacing")
     finally:
         con.execute("DROP TABLE IF EXISTS _replacing")
     return len(rows)

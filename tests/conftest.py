@@ -256,7 +256,10 @@ def pipeline_settings(sim, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # t
 
 @pytest.fixture(scope="session")
 def dashboard_shop(tmp_path_factory: pytest.TempPathFactory) -> DashboardShop:
-    """A simulated two-merchant shop through the whole pipeline, built once per test run."""
+    """A simulated two-merchant shop through the whole pipeline, built once per test run. Every test
+    module using it (or report_shop) is in the xdist group "built-shop": one worker builds it and
+    runs them all while the other runs the rest (xdist hands out the biggest groups first, so a
+    second group would start on the other worker and wait for the build)."""
     return build_dashboard_shop(tmp_path_factory)
 
 

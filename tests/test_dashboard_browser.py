@@ -17,7 +17,7 @@ from tests.browser_support import (
 )
 from tests.dashboard_support import PASSWORD, DashboardShop
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 # pages without a chart until the user asks for something (a customer to look up)
 NO_CHART = {"customer_360"}

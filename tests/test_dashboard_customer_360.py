@@ -17,7 +17,7 @@ from ops_store.security.masking import mask_email, mask_name
 from ops_store.services.customers import show_customer
 from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query_frame, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 ADMIN = Principal("user:test-admin", "admin")
 

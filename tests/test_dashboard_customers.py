@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def _segments(at: AppTest) -> dict[str, int]:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.dashboard_support import DashboardShop, open_page, page_text, principal, query, table_with
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def test_the_pipeline_recorded_its_runs_and_dbt_results(dashboard_env: DashboardShop) -> None:

@@ -20,7 +20,7 @@ from dashboards.i18n import COMMON
 from tests.dashboard_support import DashboardShop, mentions, metrics, open_page, page_text, principal, query_frame
 
 # the first dashboard test of a run waits for the shared shop's build (simulation, pipeline, models)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 PURCHASE_LIST = ["sku", "product_name", "warehouse", "suggested_qty", "order_multiple", "avg_unit_cost",
                  "suggested_value", "currency", "projected_stock_out_on"]

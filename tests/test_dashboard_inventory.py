@@ -26,7 +26,7 @@ from tests.dashboard_support import (
     usd,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def _position(con: duckdb.DuckDBPyConnection, end: date, *, category: str | None = None,

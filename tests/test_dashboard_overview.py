@@ -8,7 +8,7 @@ from babel.numbers import get_currency_symbol
 from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query
 
 # the first dashboard test of a run waits for the shared shop's build (simulation, pipeline, models)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def test_overview_renders_headlines_and_chart(dashboard_env: DashboardShop) -> None:

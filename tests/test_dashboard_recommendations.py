@@ -12,7 +12,7 @@ from dashboards.i18n import COMMON
 from tests.dashboard_support import DashboardShop, mentions, open_page, page_text, principal, query_frame
 
 # the first dashboard test of a run waits for the shared shop's build (simulation, pipeline, models)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def _table(at: Any, column: str) -> pd.DataFrame:

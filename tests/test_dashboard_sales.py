@@ -25,7 +25,7 @@ from tests.dashboard_support import (
     usd,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def _ranking(con: duckdb.DuckDBPyConnection, start: date, end: date, *, by: str = "net_revenue",

@@ -11,7 +11,7 @@ import pytest
 
 from tests.dashboard_support import DashboardShop, metrics, open_page, page_text, principal, query, table_with, usd
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 PORTAL_WIDE = "This part covers the whole shop (every merchant) and is not shown to merchant accounts."
 SECTIONS = {"Delivery performance by carrier", "Returns by reason and category", "Support SLA and satisfaction",

@@ -18,7 +18,7 @@ from pipelines.dbt_assets import DBT_DIR, dbt_env
 from pipelines.settings import PipelineSettings
 from tests.dashboard_support import DashboardShop
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("dashboard")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def test_every_dbt_unit_test_passes(dashboard_shop: DashboardShop, tmp_path: Path,

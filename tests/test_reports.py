@@ -21,7 +21,7 @@ from tests.dashboard_support import mentions
 from tests.messaging_support import smtp_server
 from tests.report_support import ReportShop, keep, pdf_text
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("reports")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 @pytest.fixture

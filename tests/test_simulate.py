@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +27,7 @@ from ops_store.models import (
     PaymentTransaction,
     Reservation,
 )
+from ops_store.simulate import fulfilment
 from ops_store.simulate.config import SimConfig
 from ops_store.simulate.run import StoreNotReady, simulate
 from tests.test_stock_invariants import check_invariants
@@ -86,6 +87,23 @@ def test_invariants_hold(store: Store, tmp_path: Path) -> None:
         open_statuses = set(s.scalars(select(Order.status).join(Reservation, Reservation.order_id == Order.id)
                                       .where(Reservation.status == "active")))
         assert open_statuses and open_statuses <= {"placed", "paid", "allocated"}
+
+
+def test_an_order_cancelled_after_the_end_keeps_its_units_reserved(store: Store, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A declined payment cancels its order a minute later; an order placed in the history's last
+    minute is still open at its end, so the stock level must still hold its units, as its active
+    reservation does (a 1M-order shop had three such products one unit apart). A 20-day delay
+    makes many such orders in a small shop."""
+    monkeypatch.setattr(fulfilment, "DECLINE_CANCEL_S", 20 * 86_400)
+    cfg = SimConfig(orders=1500, days=60, seed=4, end=date(2026, 6, 30))
+    _run(store, tmp_path, cfg)
+    with store.read() as s:
+        still_pending = s.scalar(select(func.count()).select_from(Payment).join(Order, Order.id == Payment.order_id)
+                                 .where(Payment.method.in_(["card", "e_wallet"]), Payment.status == "pending",
+                                        Order.placed_at < cfg.start_at + timedelta(days=cfg.days - 2)))
+    assert still_pending > 0  # declined orders whose cancellation falls after the end
+    check_invariants(store)
 
 
 def _checksums(store: Store) -> dict[str, str]:

@@ -21,7 +21,7 @@ from pipelines.resources import StoreResource
 from tests.messaging_support import smtp_server, webhook_receiver
 from tests.report_support import ReportShop
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("reports")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900), pytest.mark.xdist_group("built-shop")]
 
 
 def test_the_projection_and_the_suggestion_follow_metrics() -> None:

@@ -76,8 +76,10 @@ def simulate_days(cfg: SimConfig, cal: Calendar, cat: Catalog, cust: Customers, 
             placed_t = dd.t[keep]
             plan = plan_orders(placed_t, dd.channel[keep], line_order, cat.category[product], rng)
             gl = np.arange(n_lines, n_lines + len(product))
-            # declined payments give their units back at once, unpaid transfers after 5 days
-            dec = plan.declined[line_order]
+            # declined payments give their units back at once, unpaid transfers after 5 days; an
+            # order cancelled after the end of the history is still open, its units still reserved
+            # (its reservation stays active in the records: records_orders.py)
+            dec = plan.declined[line_order] & (plan.cancel_t[line_order] < cfg.cutoff)
             book.release(product[dec], qty[dec])
             unp = plan.unpaid[line_order]
             for day in np.unique(plan.cancel_t[line_order[unp]] // DAY):

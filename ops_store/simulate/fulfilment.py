@@ -17,6 +17,7 @@ METHODS = ("card", "e_wallet", "bank_transfer", "cash_on_delivery")
 METHOD_SHARE = np.array([[0.55, 0.2, 0.1, 0.15], [0.5, 0.4, 0.05, 0.05], [0.7, 0.2, 0.1, 0.0],
                          [0.3, 0.0, 0.2, 0.5]])
 DECLINE_RATE = {0: 0.05, 1: 0.03}  # card, e-wallet
+DECLINE_CANCEL_S = 60  # a declined payment cancels its order a minute after it was placed
 UNPAID_TRANSFER_RATE = 0.10
 RETURN_RATE = np.array([c[4] for c in CATEGORIES])
 LATE_RETURN_FACTOR = 1.5
@@ -63,7 +64,7 @@ def plan_orders(placed_t: np.ndarray, channel: np.ndarray, line_order: np.ndarra
     prepaid = method <= 1
     paid_t = np.where(prepaid, placed_t + 30, np.where(method == 2, placed_t + _uniform_seconds(
         rng, 4 * 3600, 48 * 3600, n), NEVER))
-    cancel_t = np.where(declined, placed_t + 60, np.where(unpaid, placed_t + 5 * DAY, NEVER))
+    cancel_t = np.where(declined, placed_t + DECLINE_CANCEL_S, np.where(unpaid, placed_t + 5 * DAY, NEVER))
     paid_t = np.where(declined | unpaid, NEVER, paid_t)
     ready = np.where(method == 3, placed_t, paid_t)
     alloc_t = np.where(cancel_t < NEVER, NEVER, ready + _uniform_seconds(rng, 1800, 8 * 3600, n))
