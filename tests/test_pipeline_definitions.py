@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
@@ -20,7 +21,11 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "pipeline_definitions.json"
 
 def _surface() -> dict[str, object]:
     defs = build_definitions()
-    graph = defs.resolve_asset_graph()
+    # Resolved inside an instance, as Dagster itself loads a code location. Outside one, Dagster
+    # looks up the state storage of whatever instance a test before this one left current in the
+    # context, and fails if that instance is gone ("undefined DagsterInstance weakref").
+    with dg.instance_for_test():
+        graph = defs.resolve_asset_graph()
     return {
         "assets": sorted(k.to_user_string() for k in graph.get_all_asset_keys()),
         "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
