@@ -192,3 +192,41 @@ def test_recovered_affinities_either_direction_within_top() -> None:
     # (1, 2) directly, (3, 4) as 4 -> 3; 6 is third for 5 (beyond top 2); 7 and 8 never paired.
     assert recovered_affinities(pairs, planted, top=2) == {"planted": 4, "recovered": 2, "recovered_share": 0.5}
     assert recovered_affinities(pairs, planted, top=3)["recovered"] == 3
+
+
+def test_top_k_per_row_matches_a_full_sort_also_past_the_sampled_entries() -> None:
+    from scipy import sparse
+
+    from pipelines.ml.recommend import _SAMPLE, _top_k_per_row
+
+    rng = np.random.default_rng(3)
+    rows = np.repeat(np.arange(40), rng.integers(0, 3 * _SAMPLE, 40))
+    cols = rng.integers(0, 5 * _SAMPLE, len(rows))
+    # few distinct values: many ties, also at the k-th place; the best entries often sit past the sample
+    values = rng.choice([0.5, 1.0, 1.5, 2.0], len(rows)) + (cols > 2 * _SAMPLE) * rng.choice([0.0, 3.0], len(rows))
+    scores = sparse.csr_matrix((values, (rows, cols)), shape=(40, 5 * _SAMPLE))
+    scores.sum_duplicates()
+    for k in (1, 10, _SAMPLE + 5):
+        r, c, v = _top_k_per_row(scores, k)
+        by_hand = [sorted(zip(scores[i].indices, scores[i].data, strict=True), key=lambda e: (-e[1], e[0]))[:k]
+                   for i in range(40)]
+        expected = [(i, j, x) for i, best in enumerate(by_hand) for j, x in best]
+        assert list(zip(r.tolist(), c.tolist(), v.tolist(), strict=True)) == expected
+
+
+def test_rankings_do_not_depend_on_how_customers_are_batched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.ml import recommend
+
+    rng = np.random.default_rng(5)
+    drawn = pl.DataFrame({"customer_id": rng.integers(0, 80, 900), "product_id": rng.integers(0, 60, 900),
+                          "weight": rng.choice([1.0, 0.2, 2.0], 900)})
+    interactions = drawn.group_by("customer_id", "product_id").agg(pl.col("weight").sum()).sort("customer_id",
+                                                                                                 "product_id")
+    bought = interactions.filter(pl.col("weight") >= 1).select("customer_id", "product_id")
+    model = fit_item_neighbours(interactions, neighbours=5)
+    common = {"allowed": range(0, 70, 2), "recent": bought, "repeat_products": [4], "k": 8}
+    whole = [recommend_for_customers(model, interactions, **common), popular_for_customers(interactions, **common)]
+    monkeypatch.setattr(recommend, "_BATCH_CELLS", 7)  # a handful of customers, and of fill cells, at a time
+    assert recommend_for_customers(model, interactions, **common).rows() == whole[0].rows()
+    assert popular_for_customers(interactions, **common).rows() == whole[1].rows()
+    assert whole[0].group_by("customer_id").len()["len"].max() == 8

@@ -23,6 +23,7 @@ MODEL_POPULAR = "popularity"
 
 SHRINKAGE = 10.0  # added to the cosine's denominator: damps pairs that share few customers
 _BATCH_CELLS = 1 << 24  # customers x products scored at once (128 MiB of float64)
+_SAMPLE = 256  # entries of a row that set the floor of its top k (_top_k_per_row)
 _OUTPUT_SCHEMA = {"customer_id": pl.Int64, "product_id": pl.Int64, "rank": pl.Int32, "score": pl.Float64}
 
 
@@ -130,28 +131,103 @@ def fit_item_neighbours(interactions: pl.DataFrame, *, neighbours: int = 50) -> 
     return ItemNeighbours(product_ids=products, similarity=similarity, neighbours=neighbours)
 
 
+def _row_batches(cost: np.ndarray, cells: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges whose summed cost stays under `cells` (a row costlier than that alone)."""
+    edges, start, total = [], 0, 0
+    for i, c in enumerate(cost.tolist()):
+        if total + c > cells and i > start:
+            edges.append((start, i))
+            start, total = i, 0
+        total += c
+    if start < len(cost):
+        edges.append((start, len(cost)))
+    return edges
+
+
+def _fill_by_popularity(blocked: sparse.csr_matrix, need: np.ndarray,
+                        order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row i, the first need[i] items in popularity `order` (item positions, most popular
+    first) that row i does not block: (row, item position, 0-based place among the row's fills).
+    Only a row's first need + blocked items in that order can be picked, so each row is looked at
+    that wide, not across the whole catalogue."""
+    n_items = len(order)
+    rank_of = np.empty(n_items, dtype=np.int64)
+    rank_of[order] = np.arange(n_items)
+    width = np.minimum(need + np.diff(blocked.indptr), n_items)
+    by_width = np.argsort(width, kind="stable")
+    rows, items, places = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    i = 0
+    while i < len(by_width):  # chunks of rows of similar width, at most _BATCH_CELLS cells each
+        j = min(len(by_width), i + max(1, _BATCH_CELLS // max(int(width[by_width[i]]), 1)))
+        while j - i > 1 and (j - i) * int(width[by_width[j - 1]]) > _BATCH_CELLS:
+            j = i + max(1, _BATCH_CELLS // int(width[by_width[j - 1]]))
+        chunk = by_width[i:j]
+        wide = max(int(width[chunk[-1]]), 1)
+        part = blocked[chunk].tocoo()
+        rank = rank_of[part.col]
+        inside = rank < wide
+        free = np.ones((len(chunk), wide), dtype=bool)
+        free[part.row[inside], rank[inside]] = False
+        place = np.cumsum(free, axis=1, dtype=np.int32)
+        r, c = np.nonzero(free & (place <= need[chunk][:, None]))
+        rows.append(chunk[r])
+        items.append(order[c])
+        places.append(place[r, c].astype(np.int64) - 1)
+        i = j
+    return np.concatenate(rows), np.concatenate(items), np.concatenate(places)
+
+
+def _top_k_per_row(scores: sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's k largest stored entries, best first, ties to the smaller column: (row, column,
+    value), rows ascending. Sorting every stored entry would cost the most; instead each row's
+    k-th largest among its first _SAMPLE entries is a floor under its true k-th largest (a subset's
+    k-th largest is never above the whole row's), so only entries at or above it are sorted."""
+    counts = np.diff(scores.indptr)
+    row_of = np.repeat(np.arange(len(counts)), counts)
+    floor = np.full(len(counts), -np.inf)
+    sampled = np.flatnonzero(counts >= k)
+    if len(sampled) and k > 0:
+        width = min(max(_SAMPLE, k), int(counts[sampled].max()))
+        offsets = np.arange(width)
+        take = offsets[None, :] < counts[sampled, None]
+        sample = np.full((len(sampled), width), -np.inf)
+        sample[take] = scores.data[(scores.indptr[sampled, None] + offsets[None, :])[take]]
+        floor[sampled] = np.partition(sample, width - k, axis=1)[:, width - k]
+    keep = np.flatnonzero(scores.data >= floor[row_of])
+    r, c, v = row_of[keep], scores.indices[keep], scores.data[keep]
+    best = np.lexsort((c, -v, r))
+    r, c, v = r[best], c[best], v[best]
+    top = (np.arange(len(r)) - np.searchsorted(r, r)) < k
+    return r[top], c[top].astype(np.int64), v[top]
+
+
 def _rank_for_customers(interactions: pl.DataFrame, *, allowed: Collection[int], recent: pl.DataFrame | None,
                         repeat_products: Collection[int], k: int, customers: Collection[int] | None,
                         model: ItemNeighbours | None) -> pl.DataFrame:
     """The k best allowed, not-already-bought products per customer: by item-neighbour score when a model
-    is given, then (for the rest, or for all without a model) by popularity = total interaction weight."""
+    is given, then (for the rest, or for all without a model) by popularity = total interaction weight.
+
+    Sparse all the way: a customer's item-neighbour candidates are the neighbours of what they
+    interacted with (a few hundred products, not the catalogue), and the popularity fill looks only
+    as far down the popularity order as the customer's exclusions can push it."""
     ids = np.unique(np.asarray(list(customers) if customers is not None else interactions["customer_id"].to_numpy(),
                                dtype=np.int64))
     items = np.unique(np.asarray(list(allowed), dtype=np.int64))
+    if len(ids) == 0 or len(items) == 0 or k <= 0:
+        return pl.DataFrame(schema=_OUTPUT_SCHEMA)
     popularity = np.zeros(len(items))
     totals = interactions.group_by("product_id").agg(pl.col("weight").sum())
     pos = _positions(totals["product_id"].to_numpy(), items)
     popularity[pos[pos >= 0]] = totals["weight"].to_numpy()[pos >= 0]
-    # Popularity order (ties to the smaller id) as a key in [-2, -1): below every positive CF score.
-    order = np.lexsort((items, -popularity))
-    fill_key = np.empty(len(items))
-    fill_key[order] = -1.0 - (np.arange(len(items)) + 1) / (len(items) + 1)
+    order = np.lexsort((items, -popularity))  # most popular first, ties to the smaller id
 
     excluded = sparse.csr_matrix((len(ids), len(items)), dtype=np.int8)
     if recent is not None:
         bought = recent.filter(~pl.col("product_id").is_in(list(repeat_products)))
         excluded = _matrix(bought["customer_id"].to_numpy(), ids, bought["product_id"].to_numpy(), items,
                            np.ones(len(bought), dtype=np.int8))
+        excluded.data[:] = 1  # bought twice is excluded once
+    cost = np.diff(excluded.indptr) + 1
     if model is not None:
         history = _customer_item_matrix(interactions, ids, model.product_ids)
         in_model = _positions(items, model.product_ids)
@@ -159,28 +235,31 @@ def _rank_for_customers(interactions: pl.DataFrame, *, allowed: Collection[int],
                                                                           np.flatnonzero(in_model >= 0))),
                                    shape=(len(model.product_ids), len(items)))
         similarity = (model.similarity @ select).tocsr()  # model products x allowed products
+        cost += np.minimum(np.diff(history.indptr) * model.neighbours, len(items))
 
     frames = []
-    batch = max(1, _BATCH_CELLS // max(len(items), 1))
-    for start in range(0, len(ids), batch):
-        stop = min(start + batch, len(ids))
+    for start, stop in _row_batches(cost, _BATCH_CELLS):
+        blocked = excluded[start:stop]
+        taken = np.zeros(stop - start, dtype=np.int64)
         if model is not None:
-            scores = (history[start:stop] @ similarity).toarray()
-            key = np.where(scores > 0, scores, fill_key)
-        else:
-            scores = np.broadcast_to(popularity, (stop - start, len(items)))
-            key = np.tile(fill_key, (stop - start, 1))
-        r, c = excluded[start:stop].nonzero()
-        key[r, c] = -np.inf
-        top = _top_k(key, k)
-        valid = np.isfinite(np.take_along_axis(key, top, axis=1))
-        r, c = np.nonzero(valid)
-        chosen = top[r, c]
-        score = scores[r, chosen]
-        frames.append(pl.DataFrame({"customer_id": ids[start + r], "product_id": items[chosen],
-                                    "rank": c + 1, "score": score if model is None else np.maximum(score, 0.0)},
+            scores = (history[start:stop] @ similarity).tocsr()
+            scores = (scores - scores.multiply(blocked)).tocsr()  # CF scores are > 0: excluded ones become 0
+            scores.eliminate_zeros()
+            r, c, v = _top_k_per_row(scores, k)
+            frames.append(pl.DataFrame({"customer_id": ids[start + r], "product_id": items[c],
+                                        "rank": np.arange(len(r)) - np.searchsorted(r, r) + 1, "score": v},
+                                       schema=_OUTPUT_SCHEMA))
+            taken = np.minimum(np.diff(scores.indptr), k)
+            blocked = blocked + (scores != 0).astype(np.int8)  # a customer short of k took all their candidates
+        need = k - taken
+        short = np.flatnonzero(need > 0)
+        r, c, place = _fill_by_popularity(blocked[short].tocsr(), need[short], order)
+        rows = short[r]
+        frames.append(pl.DataFrame({"customer_id": ids[start + rows], "product_id": items[c],
+                                    "rank": taken[rows] + place + 1,
+                                    "score": popularity[c] if model is None else np.zeros(len(c))},
                                    schema=_OUTPUT_SCHEMA))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=_OUTPUT_SCHEMA)
+    return pl.concat(frames).sort("customer_id", "rank")
 
 
 def recommend_for_customers(model: ItemNeighbours, interactions: pl.DataFrame, *, allowed: Collection[int],
