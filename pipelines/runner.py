@@ -7,13 +7,17 @@ the instance's event log while a run executes."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +26,12 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from ops_store.db import Store
 from ops_store.errors import InvalidInput
-from ops_store.security.access import require
+from ops_store.security.access import Principal, acting_as, current, require
 from pipelines.assets_customers import train_customer_models
 from pipelines.assets_forecast import demand_model
 from pipelines.assets_landing import COMPETITOR_KEY, EVENTS_KEY, competitor_files, landing_files
 from pipelines.assets_recommend import train_recommenders
+from pipelines.dagster_storage import event_log_yaml
 from pipelines.execution import INVOCATION_TAG, execute
 from pipelines.jobs import full_refresh_config
 from pipelines.run_log import record_run
@@ -43,13 +48,17 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the ev
 
 def prepare_environment(settings: PipelineSettings | None = None) -> Path:
     """DAGSTER_HOME inside the data dir with telemetry off (and dbt's and others' tracking off), its
-    runs and event log in PostgreSQL when ECOM_DAGSTER_STORAGE_URL says so. A dagster.yaml someone
+    runs and event log in PostgreSQL when ECOM_DAGSTER_STORAGE_URL says so, in SQLite files under
+    DAGSTER_HOME otherwise (the event log's connections kept open). A dagster.yaml someone
     wrote by hand (a cluster's run launcher, say) is left as it is."""
     settings = settings or PipelineSettings()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    wanted = OURS + TELEMETRY_OFF + PG_STORAGE if settings.dagster_storage_url else TELEMETRY_OFF
+    # Without a PostgreSQL instance: Dagster's SQLite files, with the event log's connections kept
+    # open (pipelines/dagster_storage.py).
+    storage = PG_STORAGE if settings.dagster_storage_url else event_log_yaml(str(home / "history" / "runs"))
+    wanted = OURS + TELEMETRY_OFF + storage
     current = config.read_text() if config.exists() else None
     if current is None or (current != wanted and (current == TELEMETRY_OFF or current.startswith(OURS))):
         config.write_text(wanted)
@@ -328,15 +337,44 @@ def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str]
     while period.start <= last:
         periods.append(period)
         period = period_of(kind, period.full_end + timedelta(days=1))  # type: ignore[arg-type]
-    defs = build_definitions()
-    outcome = PipelineResult()
+    job = report_job_name(kind)  # type: ignore[arg-type]
+    work = [(f"{code} {kind} {period.key}", {"merchant": code, TIME_DIMENSION[kind]: period.key})
+            for code in merchants or known for period in periods]
     with dg.DagsterInstance.get() as instance:
         sync_merchant_partitions(instance, known)
-        for code in merchants or known:
-            for period in periods:
-                key = dg.MultiPartitionKey({"merchant": code, TIME_DIMENSION[kind]: period.key})
-                job = report_job_name(kind)  # type: ignore[arg-type]
-                outcome.phases.append(_execute(defs, job, f"{code} {kind} {period.key}", instance, 1, progress,
-                                               settings=settings, partition_key=key,
-                                               tags={"ecom/backfill": "reports"}))
-    return outcome
+    workers = min(settings.max_concurrent, len(work))
+    if workers <= 1:
+        defs = build_definitions()
+        return PipelineResult([_report_run(job, phase, key, settings, progress=progress, defs=defs)
+                               for phase, key in work])
+    # Rendering a report (charts, then the PDF) keeps one core busy in Python for about two seconds:
+    # max_concurrent worker processes write them side by side, each its own Dagster run as above.
+    who = current()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = []
+        for phase, key in work:
+            if progress:
+                progress(phase, 0, 1, "queued")
+            futures.append(pool.submit(_report_run, job, phase, key, settings, who))
+        for future in as_completed(futures):
+            if progress:
+                done = future.result()
+                progress(done.phase, done.materialized, 1, "done" if done.success else "failed")
+        return PipelineResult([future.result() for future in futures])
+
+
+@cache
+def _worker_definitions() -> dg.Definitions:
+    """A worker process's definitions, built once (the process lives for one backfill)."""
+    from pipelines.definitions import build_definitions
+
+    return build_definitions()
+
+
+def _report_run(job: str, phase: str, key: dict[str, str], settings: PipelineSettings, who: Principal | None = None,
+                progress: Progress | None = None, defs: dg.Definitions | None = None) -> PhaseResult:
+    """One merchant's report for one period, as its own Dagster run: in this process with `defs`, or
+    in a worker process of backfill_reports, acting for the caller `who`."""
+    with acting_as(who) if who else nullcontext(), dg.DagsterInstance.get() as instance:
+        return _execute(defs or _worker_definitions(), job, phase, instance, 1, progress, settings=settings,
+                        partition_key=dg.MultiPartitionKey(key), tags={"ecom/backfill": "reports"})

@@ -35,7 +35,8 @@ class PipelineSettings(BaseSettings):
                              executor, one process per step, as `dagster dev` and schedules run it),
                              `in_process` (one process), or `auto` (default): multiprocess on a DuckLake,
                              in_process on a file, where every step queues on the one writer anyway.
-    ECOM_PIPELINE_MAX_CONCURRENT  steps at once under the multiprocess executor (default 2, one per core).
+    ECOM_PIPELINE_MAX_CONCURRENT  steps at once under the multiprocess executor, and reports written at
+                             once by `ecom pipeline backfill-reports` (default 2, one per core).
     ECOM_RETRAIN_HOURS       an incremental run retrains the models when they were last trained longer ago
                              than this, and otherwise scores with them (default 24; the daily full build
                              always retrains).

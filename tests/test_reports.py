@@ -116,10 +116,11 @@ def test_the_weekly_schedule_mails_each_merchant_its_own_report(env: ReportShop,
     assert sorted(r["target"] for r in sent) == ["reports@a.example", "reports@b.example"]
 
 
-def test_a_backfilled_week_is_the_report_the_run_on_that_week_wrote(env: ReportShop) -> None:
+def test_a_backfilled_week_is_the_report_the_run_on_that_week_wrote(env: ReportShop,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from pipelines.runner import backfill_reports
 
-    (_, a, _), _ = _merchants(env)
+    (_, a, _), (_, b, _) = _merchants(env)
     missed = last_complete("week", _data_through(env)).previous()
     html = env.data_dir / "reports" / a / f"weekly-{missed.key}.html"
     pdf = html.with_suffix(".pdf")
@@ -139,6 +140,18 @@ def test_a_backfilled_week_is_the_report_the_run_on_that_week_wrote(env: ReportS
     with dg.DagsterInstance.get() as instance:  # recorded in the pipeline's own instance, like any run
         event = instance.get_latest_materialization_event(dg.AssetKey(["reports", "merchant_weekly_report"]))
     assert event.asset_materialization.partition == f"{a}|{missed.key}"
+
+    # Every merchant: two runs written side by side by two worker processes, the same files.
+    monkeypatch.setenv("ECOM_PIPELINE_MAX_CONCURRENT", "2")
+    html.unlink()
+    both = backfill_reports("week", missed.start, missed.end)
+    assert both.success and [p.phase for p in both.phases] == [f"{a} week {missed.key}", f"{b} week {missed.key}"]
+    assert html.read_bytes() == on_the_day
+    assert (env.data_dir / "reports" / b / html.name).exists()
+    with dg.DagsterInstance.get() as instance:
+        for phase in both.phases:
+            run = instance.get_run_by_id(phase.run_id)
+            assert run is not None and run.is_success and run.tags["ecom/backfill"] == "reports"
 
 
 @pytest.fixture

@@ -50,7 +50,8 @@ def _segments(figures: Figures) -> tuple[list[dict[str, Any]], list[dict[str, An
         if row["from_segment"] != "new":
             before[row["from_segment"]] += row["customers"]
         now[row["to_segment"]] += row["customers"]
-    names = sorted(set(before) | set(now), key=lambda s: -now[s])
+    # ties by name: a set's order changes from one process to the next (string hashing)
+    names = sorted(set(before) | set(now), key=lambda s: (-now[s], s))
     totals = [{"segment": s, "now": now[s], "before": before[s]} for s in names]
     moves = [r for r in figures.segments or [] if r["from_segment"] != r["to_segment"]][:12]
     return totals, moves
