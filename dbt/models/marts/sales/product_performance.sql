@@ -38,31 +38,50 @@ product_periods as (
     join products_started as d on d.started_on <= p.period_end
 ),
 
+-- sales added up per period by the day's own week and month (dim_dates' calendar): equality joins
+-- below, where a range join would compare each product's every day with every period
 period_sales as (
+    {%- for period_type in ['week', 'month'] %}
     select
-        pp.period_type,
-        pp.period_start,
-        pp.product_id,
-        sum(s.units) as units,
-        sum(s.net_revenue) as net_revenue
-    from product_periods as pp
-    join daily_sales as s
-        on s.product_id = pp.product_id and s.day between pp.period_start and pp.period_end
-    group by pp.period_type, pp.period_start, pp.product_id
+        '{{ period_type }}' as period_type,
+        cast({{ dbt.date_trunc(period_type, 'day') }} as date) as period_start,
+        product_id,
+        sum(units) as units,
+        sum(net_revenue) as net_revenue
+    from daily_sales
+    group by 1, 2, 3
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
--- on hand at the period's end (or at the last data day, for the running period): the ledger's sum
+-- each product's on hand after each day with movements: the ledger's running sum
+stock_by_day as (
+    select
+        product_id,
+        day,
+        sum(sum(quantity)) over (partition by product_id order by day) as on_hand
+    from (
+        select product_id, cast(created_at as date) as day, quantity
+        from {{ ref('stg_store__stock_movements') }}
+        where created_at is not null
+    ) as m
+    group by product_id, day
+),
+
+-- on hand at the period's end (or at the last data day, for the running period): the running sum
+-- of the last day with movements up to then
 stock_at_period_end as (
     select
         pp.period_type,
         pp.period_start,
         pp.product_id,
-        sum(m.quantity) as on_hand
+        k.on_hand
     from product_periods as pp
-    join {{ ref('stg_store__stock_movements') }} as m
-        on m.product_id = pp.product_id
-        and cast(m.created_at as date) <= least(pp.period_end, pp.data_last_day)
-    group by pp.period_type, pp.period_start, pp.product_id
+    asof join stock_by_day as k
+        on k.product_id = pp.product_id
+        and k.day <= least(pp.period_end, pp.data_last_day)
 ),
 
 measured as (

@@ -67,6 +67,27 @@ grid as (
     cross join (select distinct dimension, dimension_value from dimensional_events) as v
 ),
 
+-- each event in its week and its month (dim_dates' calendar), added up per period and value: an
+-- equality join onto the grid, where a range join would compare every event with every period
+period_totals as (
+    {%- for period_type in ['week', 'month'] %}
+    select
+        '{{ period_type }}' as period_type,
+        cast({{ dbt.date_trunc(period_type, 'day') }} as date) as period_start,
+        dimension,
+        dimension_value,
+        -- an order with lines in two categories counts once in each
+        count(distinct order_id) as orders,
+        sum(units) as units,
+        sum(net_revenue) as net_revenue
+    from dimensional_events
+    group by 1, 2, 3, 4
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
 measured as (
     select
         g.period_type,
@@ -75,16 +96,15 @@ measured as (
         g.is_partial_period,
         g.dimension,
         g.dimension_value,
-        -- an order with lines in two categories counts once in each
-        count(distinct e.order_id) as orders,
-        coalesce(sum(e.units), 0) as units,
-        coalesce(sum(e.net_revenue), 0) as net_revenue
+        coalesce(t.orders, 0) as orders,
+        coalesce(t.units, 0) as units,
+        coalesce(t.net_revenue, 0) as net_revenue
     from grid as g
-    left join dimensional_events as e
-        on e.dimension = g.dimension
-        and e.dimension_value = g.dimension_value
-        and e.day between g.period_start and g.period_end
-    group by g.period_type, g.period_start, g.period_end, g.is_partial_period, g.dimension, g.dimension_value
+    left join period_totals as t
+        on t.period_type = g.period_type
+        and t.period_start = g.period_start
+        and t.dimension = g.dimension
+        and t.dimension_value = g.dimension_value
 ),
 
 with_previous as (
