@@ -22,7 +22,7 @@ MODEL_ITEM = "item_neighbours"
 MODEL_POPULAR = "popularity"
 
 SHRINKAGE = 10.0  # added to the cosine's denominator: damps pairs that share few customers
-_BATCH_CELLS = 1 << 24  # customers x products scored at once (128 MiB of float64)
+_BATCH_CELLS = 1 << 24  # entries worked on at once: product pairs, customer candidates, fill cells
 _SAMPLE = 256  # entries of a row that set the floor of its top k (_top_k_per_row)
 _OUTPUT_SCHEMA = {"customer_id": pl.Int64, "product_id": pl.Int64, "rank": pl.Int32, "score": pl.Float64}
 
