@@ -2,9 +2,9 @@
 orders), implicit-feedback item-based collaborative filtering ("recommended for you") with a
 popularity baseline, the time split that evaluates them, and the evaluation itself.
 
-Polars frames in and out; the heavy lifting is scipy sparse matrix products and numpy
-argpartition over batches of customers. Everything is deterministic: ties go to the smaller
-product id."""
+Polars frames in and out; the heavy lifting is scipy sparse matrix products and each customer's
+top k taken over their own candidates only, batches of customers at a time. Everything is
+deterministic: ties go to the smaller product id."""
 
 from __future__ import annotations
 
