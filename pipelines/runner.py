@@ -44,6 +44,7 @@ TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
 PG_STORAGE = "storage:\n  postgres:\n    postgres_url:\n      env: ECOM_DAGSTER_STORAGE_URL\n"
 LOAD_HISTORY = 10_000  # materialisations read to find each partition's last load (older ones reload)
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
+REPORTS_PER_WORKER = 4  # backfill_reports starts a worker process per this many reports
 
 
 def prepare_environment(settings: PipelineSettings | None = None) -> Path:
@@ -342,7 +343,9 @@ def backfill_reports(kind: str, first: date, last: date, *, merchants: list[str]
             for code in merchants or known for period in periods]
     with dg.DagsterInstance.get() as instance:
         sync_merchant_partitions(instance, known)
-    workers = min(settings.max_concurrent, len(work))
+    # A worker process takes about 5 s to start (Dagster, the code location, WeasyPrint): worth it
+    # from a few reports each.
+    workers = min(settings.max_concurrent, len(work) // REPORTS_PER_WORKER)
     if workers <= 1:
         defs = build_definitions()
         return PipelineResult([_report_run(job, phase, key, settings, progress=progress, defs=defs)
