@@ -38,22 +38,9 @@ product_periods as (
     join products_started as d on d.started_on <= p.period_end
 ),
 
--- sales added up per period by the day's own week and month (dim_dates' calendar): equality joins
--- below, where a range join would compare each product's every day with every period
+-- sales added up per period by the day's own week and month
 period_sales as (
-    {%- for period_type in ['week', 'month'] %}
-    select
-        '{{ period_type }}' as period_type,
-        cast({{ dbt.date_trunc(period_type, 'day') }} as date) as period_start,
-        product_id,
-        sum(units) as units,
-        sum(net_revenue) as net_revenue
-    from daily_sales
-    group by 1, 2, 3
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ sum_by_period('daily_sales', ['product_id'], ['sum(units) as units', 'sum(net_revenue) as net_revenue']) }}
 ),
 
 -- each product's on hand after each day with movements: the ledger's running sum

@@ -67,25 +67,12 @@ grid as (
     cross join (select distinct dimension, dimension_value from dimensional_events) as v
 ),
 
--- each event in its week and its month (dim_dates' calendar), added up per period and value: an
--- equality join onto the grid, where a range join would compare every event with every period
+-- each event in its week and its month, added up per period and value (an order with lines in
+-- two categories counts once in each)
 period_totals as (
-    {%- for period_type in ['week', 'month'] %}
-    select
-        '{{ period_type }}' as period_type,
-        cast({{ dbt.date_trunc(period_type, 'day') }} as date) as period_start,
-        dimension,
-        dimension_value,
-        -- an order with lines in two categories counts once in each
-        count(distinct order_id) as orders,
-        sum(units) as units,
-        sum(net_revenue) as net_revenue
-    from dimensional_events
-    group by 1, 2, 3, 4
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ sum_by_period('dimensional_events', ['dimension', 'dimension_value'],
+                     ['count(distinct order_id) as orders', 'sum(units) as units',
+                      'sum(net_revenue) as net_revenue']) }}
 ),
 
 measured as (
