@@ -66,7 +66,7 @@ def _group_asset(group: str, specs: list[TableSpec]) -> dg.AssetsDefinition:
                     "dagster/row_count": result.rows_total, "watermark": result.watermark or "",
                     "seconds": round(result.seconds, 3)})
                 yield check_result(spec, "keys_unique", keys_unique(con, spec))
-                yield check_result(spec, "rows_match_store", rows_match_store(con, source.prefix, spec))
+                yield check_result(spec, "rows_match_store", rows_match_store(con, source, spec))
 
     return load
 

@@ -61,6 +61,7 @@ class StoreSource:
     backend: str
     prefix: str  # qualified schema of the attached store, e.g. store.main
     sqlite_path: str | None = None
+    alias: str = "store"  # the attached database's name (postgres_query takes it)
 
     @classmethod
     def attach(cls, con: duckdb.DuckDBPyConnection, store_url: str) -> StoreSource:

@@ -5,6 +5,7 @@ offending rows (at most SAMPLE of them) so an engineer can go straight to them."
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,7 @@ from sqlalchemy import Date, cast, func, select
 
 from ops_store.db import Store
 from ops_store.models import Order
+from pipelines.extract import StoreSource
 from pipelines.store_tables import TableSpec
 
 SAMPLE = 20
@@ -40,11 +42,22 @@ def keys_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> CheckOutcome
                         {"duplicated_keys": [list(r[:-1]) for r in rows]})
 
 
-def rows_match_store(con: duckdb.DuckDBPyConnection, prefix: str, spec: TableSpec) -> CheckOutcome:
+def rows_match_store(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableSpec) -> CheckOutcome:
     """Same keys in store and warehouse. Tables keyed by id compare ids up to the highest loaded
     (rows inserted since the load are the next run's); the few keyed otherwise (stock levels,
     policies, accounts: one row per product and warehouse or per customer) compare all keys, as
-    their rows are created rarely and never deleted."""
+    their rows are created rarely and never deleted.
+
+    Tables keyed by id are screened first: the count and the sum of the ids, each side computed
+    where its rows are (the store's own index, no key crosses the wire). A row missing, extra or
+    duplicated changes the count, a missing row replaced by an extra one the sum; only when they
+    differ are all keys compared, to name the offending ones. At a million orders that is 1 s for
+    every table instead of 8 s of reading 28M keys out of PostgreSQL, on every 15-minute run."""
+    if spec.key == ("id",):
+        screened = _id_screen(con, source, spec)
+        if screened is not None:
+            return screened
+    prefix = source.prefix
     keys = _keys(spec)
     bound = f"WHERE id <= (SELECT coalesce(max(id), 0) FROM raw.{spec.name})" if spec.key == ("id",) else ""
     store_rows = f"SELECT {keys} FROM {prefix}.{spec.name} {bound}"
@@ -62,6 +75,29 @@ def rows_match_store(con: duckdb.DuckDBPyConnection, prefix: str, spec: TableSpe
                         f"raw.{spec.name} holds the store's rows",
                         {"store_rows": store_n, "warehouse_rows": warehouse_n,
                          "missing_keys": [list(r) for r in missing], "extra_keys": [list(r) for r in extra]})
+
+
+def _id_screen(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableSpec) -> CheckOutcome | None:
+    """A passed outcome when count and sum of ids up to the highest loaded agree on both sides; None
+    when they differ (the caller then compares every key)."""
+    max_id, warehouse_n, warehouse_sum = con.execute(
+        f"SELECT coalesce(max(id), 0), count(*), coalesce(sum(id), 0)::VARCHAR FROM raw.{spec.name}").fetchone()
+    query = f'SELECT count(*), coalesce(sum(id), 0) FROM "{spec.name}" WHERE id <= {int(max_id)}'
+    if source.backend == "sqlite":
+        conn = sqlite3.connect(f"file:{source.sqlite_path}?mode=ro", uri=True)
+        try:
+            store_n, store_sum = conn.execute(query).fetchone()
+        finally:
+            conn.close()
+    else:  # the whole aggregate runs in PostgreSQL; the sum as text, exact at any size
+        schema = source.prefix.split(".", 1)[1]
+        query = (f"SELECT count(*), coalesce(sum(id), 0)::text FROM {schema}.\"{spec.name}\" "
+                 f"WHERE id <= {int(max_id)}")
+        store_n, store_sum = con.execute("SELECT * FROM postgres_query(?, ?)", [source.alias, query]).fetchone()
+    if (store_n, str(store_sum)) != (warehouse_n, warehouse_sum):
+        return None
+    return CheckOutcome(True, f"raw.{spec.name} holds the store's rows",
+                        {"store_rows": store_n, "warehouse_rows": warehouse_n, "missing_keys": [], "extra_keys": []})
 
 
 def store_orders_per_day(store: Store, max_id: int) -> dict[date, tuple[int, Decimal, Decimal, Decimal]]:
