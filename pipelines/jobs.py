@@ -1,6 +1,6 @@
-"""Jobs and schedules: ingestion every 15 minutes, a daily full build (02:00 UTC, published), the
-daily clickstream partition, and each merchant's daily (06:00) and weekly (Monday 06:30) report
-from the snapshot the full build published."""
+"""Jobs and schedules: ingestion every 15 minutes (the intraday tier, pipelines/tiers.py), a daily
+full build (02:00 UTC, published), the daily clickstream partition, and each merchant's daily
+(06:00) and weekly (Monday 06:30) report from the snapshot the full build published."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pipelines.assets_reports import (
 )
 from pipelines.assets_store import RAW_GROUP
 from pipelines.store_tables import GROUPS
+from pipelines.tiers import daily_selection
 
 RUNNING = dg.DefaultScheduleStatus.RUNNING
 COMPETITOR_JOB = "competitor_prices"
@@ -35,8 +36,12 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     stock = dg.AssetSelection.assets(*[dg.AssetKey(["raw", t]) for t in GROUPS["stock"]], SNAPSHOT_KEY,
                                      STOCK_NOTICES_KEY)
     return [
-        dg.define_asset_job("ingest", selection=build - reports,
-                            description="Incremental load of every store table, then publish."),
+        dg.define_asset_job("ingest", selection=build - reports - daily_selection(),
+                            description="Incremental load of every store table, the intraday marts rebuilt, "
+                                        "then publish (the daily tier keeps its last build)."),
+        dg.define_asset_job("daily_build", selection=build - reports,
+                            description="Incremental load of every store table, every mart and model output "
+                                        "rebuilt (the daily tier too), then publish."),
         dg.define_asset_job("full_build", selection=build - reports, config=full_refresh_config(),
                             description="Every store table reloaded whole, everything downstream rebuilt, then "
                                         "publish: repairs anything an incremental load could have missed."),

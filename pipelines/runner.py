@@ -36,6 +36,7 @@ from pipelines.execution import INVOCATION_TAG, execute
 from pipelines.jobs import full_refresh_config
 from pipelines.run_log import record_run
 from pipelines.settings import PipelineSettings
+from pipelines.tiers import daily_due
 
 Progress = Callable[[str, int, int, str], None]  # phase, done, total, latest message
 OURS = "# Written by ecom (pipelines/runner.py) from ECOM_DAGSTER_STORAGE_URL; replace it to manage it yourself.\n"
@@ -152,7 +153,8 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
 
     defs = build_definitions()
     outcome = PipelineResult()
-    held = _warehouse_holds(settings)
+    daily = daily_tier_keys(defs)
+    held = _warehouse_holds(settings, daily)
     with dg.DagsterInstance.get() as instance:
         if landing:
             days = _due(instance, EVENTS_KEY, _day_stamps(settings), full, held.get("events") if held else None)
@@ -173,12 +175,15 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
                 outcome.phases.append(_execute(defs, "competitor_prices", "competitor price files", instance,
                                                len(ordered), progress, settings=settings,
                                                tags=_range(ordered[0], ordered[-1])))
+        train = full or _training_due(instance, settings) or (held is not None and not held["trained"])
         build_job = "full_build" if full else "ingest"
+        if not full and models and (train or (held is not None and not held["daily"])
+                                    or daily_due(instance, daily, settings.daily_refresh_hours)):
+            build_job = "daily_build"  # the daily tier was never built here, or is due again
         keys = defs.resolve_job_def(build_job).asset_layer.selected_asset_keys
         if not models:  # the store tables and the snapshot only
             keys = {k for k in keys if k.path[0] in ("raw", "published")}
-        elif not full and not _training_due(instance, settings) and (held is None or held["trained"]):
-            # score with the models trained last (their outputs are in this warehouse)
+        elif not train:  # score with the models trained last (their outputs are in this warehouse)
             keys = keys - training_keys()
         label = "tables, models, snapshot" if models else "store tables and snapshot"
         ops: dict[str, object] = dict(full_refresh_config()["ops"]) if full else {}  # type: ignore[call-overload]
@@ -215,15 +220,24 @@ def _due(instance: dg.DagsterInstance, key: dg.AssetKey, stamps: dict[str, float
     return sorted(p for p, changed in stamps.items() if p not in loaded or changed >= loaded[p])
 
 
-def _warehouse_holds(settings: PipelineSettings) -> dict[str, Any] | None:
-    """What the warehouse itself holds: the landing partitions it loaded (by source) and whether
-    every training output is there ("trained"). Dagster's instance remembers loads and trainings,
-    but the warehouse may be new, emptied or restored since (another ECOM_WAREHOUSE_PATH, a
-    deleted file): then what it lacks loads and trains again. None when it cannot be read now (a
-    writer holds the file): the instance's memory alone decides."""
+def daily_tier_keys(defs: dg.Definitions) -> set[dg.AssetKey]:
+    """The daily tier's assets that `daily_build` builds and `ingest` does not, training left out
+    (ECOM_RETRAIN_HOURS decides that)."""
+    daily = defs.resolve_job_def("daily_build").asset_layer.selected_asset_keys
+    return set(daily - defs.resolve_job_def("ingest").asset_layer.selected_asset_keys) - training_keys()
+
+
+def _warehouse_holds(settings: PipelineSettings, daily: set[dg.AssetKey] | None = None) -> dict[str, Any] | None:
+    """What the warehouse itself holds: the landing partitions it loaded (by source), whether
+    every training output is there ("trained") and every table of the daily tier (``daily``).
+    Dagster's instance remembers loads, trainings and builds, but the warehouse may be new,
+    emptied or restored since (another ECOM_WAREHOUSE_PATH, a deleted file): then what it lacks
+    loads, trains and builds again. None when it cannot be read now (a writer holds the file): the
+    instance's memory alone decides."""
+    from pipelines.dbt_steps import unfinished
     from pipelines.warehouse import open_warehouse, table_exists
 
-    empty: dict[str, Any] = {"events": set(), "competitor_prices": set(), "trained": False}
+    empty: dict[str, Any] = {"events": set(), "competitor_prices": set(), "trained": False, "daily": False}
     if settings.warehouse_mode == "file" and not settings.warehouse_path.exists():
         return empty
     try:
@@ -237,6 +251,10 @@ def _warehouse_holds(settings: PipelineSettings) -> dict[str, Any] | None:
                                                  ).fetchall():
                 held.setdefault(source, set()).add(partition)
         held["trained"] = all(table_exists(con, f"ml.{key.path[-1]}") for key in training_keys())
+        # a daily model a killed or failed build left half-built keeps every publish back until rebuilt
+        half_built = {model for *_, models in unfinished(con) for model in models}
+        held["daily"] = all(table_exists(con, f"{key.path[0]}.{key.path[-1]}")
+                            and key.to_user_string() not in half_built for key in daily or ())
         return held
     finally:
         con.close()

@@ -37,6 +37,10 @@ class PipelineSettings(BaseSettings):
                              in_process on a file, where every step queues on the one writer anyway.
     ECOM_PIPELINE_MAX_CONCURRENT  steps at once under the multiprocess executor, and reports written at
                              once by `ecom pipeline backfill-reports` (default 2, one per core).
+    ECOM_DAILY_REFRESH_HOURS an incremental run (`ecom pipeline run`) also rebuilds the daily tier (the
+                             history-shaped marts, the models' scoring; pipelines/tiers.py) when it was last
+                             built longer ago than this (default 24; 0: every run rebuilds everything). The
+                             15-minute schedule's `ingest` job never does; the nightly full build always does.
     ECOM_RETRAIN_HOURS       an incremental run retrains the models when they were last trained longer ago
                              than this, and otherwise scores with them (default 24; the daily full build
                              always retrains).
@@ -61,6 +65,7 @@ class PipelineSettings(BaseSettings):
         default="auto", validation_alias="ECOM_PIPELINE_EXECUTOR")
     max_concurrent: int = Field(default=2, ge=1, validation_alias="ECOM_PIPELINE_MAX_CONCURRENT")
     retrain_hours: float = Field(default=24, ge=0, validation_alias="ECOM_RETRAIN_HOURS")
+    daily_refresh_hours: float = Field(default=24, ge=0, validation_alias="ECOM_DAILY_REFRESH_HOURS")
     dagster_storage_url: str | None = Field(default=None, validation_alias="ECOM_DAGSTER_STORAGE_URL")
 
     @field_validator("dagster_storage_url")

@@ -148,7 +148,8 @@ def writer_lock_is_free(settings: PipelineSettings) -> bool:
 
 @dataclass
 class BuildWatch:
-    """The child's build run (job `ingest`) as the Dagster event log shows it."""
+    """The child's build run (job `ingest`, or `daily_build` when the daily tier is due: on a new
+    warehouse) as the Dagster event log shows it."""
 
     instance: dg.DagsterInstance
     known_runs: set[str] = field(default_factory=set)
@@ -160,8 +161,8 @@ class BuildWatch:
 
     def _run(self) -> str | None:
         if self.run_id is None:
-            fresh = [r for r in self.instance.get_runs(dg.RunsFilter(job_name="ingest"), limit=5)
-                     if r.run_id not in self.known_runs]
+            fresh = [r for r in self.instance.get_runs(limit=5)
+                     if r.run_id not in self.known_runs and r.job_name in ("ingest", "daily_build")]
             self.run_id = fresh[0].run_id if fresh else None
         return self.run_id
 

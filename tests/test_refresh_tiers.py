@@ -1,0 +1,109 @@
+"""Refresh tiers (pipelines/tiers.py): the 15-minute `ingest` job rebuilds the intraday marts and
+publishes; the daily tier (history-shaped marts, the models' scoring and their marts) is rebuilt
+by the daily builds, and by `ecom pipeline run` when it is due: never built in this warehouse,
+left half-built, or older than ECOM_DAILY_REFRESH_HOURS."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from pipelines.dbt_assets import dbt_project, ensure_manifest
+from pipelines.dbt_steps import mark
+from pipelines.definitions import build_definitions
+from pipelines.runner import daily_tier_keys, run_pipeline, training_keys
+from pipelines.settings import PipelineSettings
+from pipelines.tiers import DAILY_TAG, daily_due
+from pipelines.warehouse import open_warehouse
+from tests.pipeline_support import SimShop
+
+# the forecast's training on a small sample: this module is about which assets run, not the model
+QUICK = {"train_demand_model": {"max_training_rows": 20_000, "backtest_origins": 1}}
+
+
+def test_every_model_built_from_a_daily_model_or_a_models_output_is_daily_too(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The tag is the one place that says a model's tier: a model downstream of a daily one, or
+    reading what the models write, would be rebuilt every 15 minutes from inputs that change once
+    a day, so dbt/dbt_project.yml must tag it too."""
+    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path))
+    settings = PipelineSettings()
+    manifest = json.loads(ensure_manifest(dbt_project(settings), settings).read_text())
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    daily = {uid for uid, node in models.items() if DAILY_TAG in node["tags"]}
+    assert "model.ecom.merchant_segment_movement" in daily and "model.ecom.fct_orders" not in daily
+    untagged = []
+    for uid in set(models) - daily:
+        parents = manifest["parent_map"][uid]
+        reads_models = any(p.startswith("source.ecom.ml.") for p in parents)
+        if reads_models or daily & set(parents):
+            untagged.append(models[uid]["name"])
+    assert not untagged, f"built from the daily tier but not tagged `daily`: {sorted(untagged)}"
+
+
+def test_the_ingest_job_leaves_the_daily_tier_out_and_the_daily_build_adds_it() -> None:
+    defs = build_definitions()
+    ingest = defs.resolve_job_def("ingest").asset_layer.selected_asset_keys
+    daily_build = defs.resolve_job_def("daily_build").asset_layer.selected_asset_keys
+    daily = daily_tier_keys(defs)
+    names = {k.to_user_string() for k in daily}
+    assert {"marts/customer_rfm", "marts/merchant_segment_movement", "ml/customer_recommendations",
+            "ml/demand_forecast", "marts/reorder_suggestions", "intermediate/int_sessions"} <= names
+    assert not ingest & (daily | training_keys())
+    assert {dg.AssetKey(["marts", "fct_orders"]), dg.AssetKey(["marts", "fct_daily_sales"]),
+            dg.AssetKey(["published", "warehouse_snapshot"]), dg.AssetKey(["raw", "orders"])} <= ingest
+    assert daily_build == ingest | daily | training_keys()
+
+
+def test_the_daily_tier_is_due_when_never_built_or_older_than_the_setting() -> None:
+    keys = {dg.AssetKey(["marts", "customer_rfm"]), dg.AssetKey(["ml", "demand_forecast"])}
+    with dg.instance_for_test() as instance:
+        assert daily_due(instance, keys, 24)  # never built
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["marts", "customer_rfm"])))
+        assert daily_due(instance, keys, 24)  # one still never built
+        instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["ml", "demand_forecast"])))
+        assert not daily_due(instance, keys, 24)
+        assert daily_due(instance, keys, 0)
+
+
+def _build_job(result) -> tuple[str, set[str]]:  # type: ignore[no-untyped-def]
+    """The job of the run's build phase and the assets it materialised."""
+    assert result.success, [(p.phase, p.failures, p.failed_checks) for p in result.phases]
+    build = result.phases[-1]
+    with dg.DagsterInstance.get() as instance:
+        job = instance.get_run_by_id(build.run_id).job_name
+        records = instance.get_records_for_run(build.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        built = {r.event_log_entry.dagster_event.asset_key.to_user_string() for r in records.records}
+    return job, built
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.file_warehouse_only("the choice reads the warehouse through open_warehouse, table_exists and "
+                                  "meta.dbt_step_log, which the DuckLake's pipeline and fault tests cover; the "
+                                  "lake run of this test took 285 s")
+def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
+        sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
+    # A new warehouse: everything is built, the models trained.
+    job, built = _build_job(run_pipeline(landing=False, op_config=QUICK))
+    assert job == "daily_build"
+    assert {"marts/customer_rfm", "ml/customer_recommendations", "ml/forecast_backtest"} <= built
+
+    # The next run, as every 15 minutes: the intraday marts only, then publish.
+    job, built = _build_job(run_pipeline(landing=False))
+    assert job == "ingest"
+    assert {"marts/fct_orders", "marts/fct_daily_sales", "published/warehouse_snapshot"} <= built
+    assert not {"marts/customer_rfm", "marts/reorder_suggestions", "ml/customer_recommendations"} & built
+
+    # A daily model a killed build left half-built: the next run rebuilds the tier (and publishes).
+    con = open_warehouse(pipeline_settings)
+    try:
+        mark(con, ["marts/customer_rfm"], "dbt_build", "a-killed-run", "started")
+    finally:
+        con.close()
+    job, built = _build_job(run_pipeline(landing=False))
+    assert job == "daily_build"
+    assert {"marts/customer_rfm", "ml/customer_recommendations", "published/warehouse_snapshot"} <= built
+    assert not {k.to_user_string() for k in training_keys()} & built  # trained within ECOM_RETRAIN_HOURS
