@@ -283,7 +283,8 @@ def test_a_new_or_emptied_warehouse_loads_every_landing_day_and_trains_again(lan
     from pipelines.runner import _due, _warehouse_holds, training_keys
 
     settings = landing_env
-    assert _warehouse_holds(settings) == {"events": set(), "competitor_prices": set(), "trained": False}
+    assert _warehouse_holds(settings) == {"events": set(), "competitor_prices": set(), "trained": False,
+                                          "daily": False}
     with dg.DagsterInstance.get() as instance:
         for day in ("2026-03-01", "2026-03-02"):
             instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(["raw", "events"]), partition=day))
@@ -300,5 +301,10 @@ def test_a_new_or_emptied_warehouse_loads_every_landing_day_and_trains_again(lan
     con.execute("CREATE SCHEMA ml")
     for key in training_keys():
         con.execute(f"CREATE TABLE ml.{key.path[-1]} (x INTEGER)")
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.customer_rfm (x INTEGER)")
     con.close()
-    assert _warehouse_holds(settings) == {"events": {"2026-03-01"}, "competitor_prices": set(), "trained": True}
+    daily = {dg.AssetKey(["marts", "customer_rfm"])}
+    assert _warehouse_holds(settings, daily) == {"events": {"2026-03-01"}, "competitor_prices": set(),
+                                                 "trained": True, "daily": True}
+    assert not _warehouse_holds(settings, daily | {dg.AssetKey(["marts", "customer_value"])})["daily"]
