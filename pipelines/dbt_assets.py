@@ -19,7 +19,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from pipelines.dbt_steps import DBT_LOCK, mark
+from pipelines.dbt_steps import DBT_LOCK, FULL_REFRESH_TAG, mark
 from pipelines.landing_load import ensure_landing_tables
 from pipelines.resources import WarehouseResource
 from pipelines.settings import PipelineSettings
@@ -49,7 +49,9 @@ def dbt_env(settings: PipelineSettings) -> dict[str, str]:
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1",
            # A run splits the dbt build around the model assets (marts -> models -> marts on their
            # output); a test runs in the step where all the models it reads are built.
-           "DBT_INDIRECT_SELECTION": "buildable", "ECOM_DBT_TARGET": "warehouse"}
+           "DBT_INDIRECT_SELECTION": "buildable", "ECOM_DBT_TARGET": "warehouse",
+           # the incremental models look back twice the loads' overlap for rows committed late
+           "ECOM_INGEST_OVERLAP_S": str(settings.ingest_overlap_s)}
     if settings.warehouse_mode == "ducklake":
         env |= {"ECOM_DBT_TARGET": "ducklake", "ECOM_DUCKLAKE_CONNINFO": catalog_conninfo(settings),
                 "ECOM_DUCKLAKE_DATA_PATH": settings.ducklake_data_path,
@@ -104,7 +106,9 @@ def dbt_models_asset(settings: PipelineSettings | None = None) -> dg.AssetsDefin
                 # one target in the data dir (dagster-dbt would make one per run inside the project
                 # folder); dbt's unit tests check the models' logic on fixed rows: they run in the
                 # test suite (tests/test_dbt_unit_tests.py), not on every build of the merchants' data
-                invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context,
+                # the nightly full build rebuilds the incremental models whole (dbt --full-refresh)
+                refresh = ["--full-refresh"] if context.run.tags.get(FULL_REFRESH_TAG) == "true" else []
+                invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", *refresh], context=context,
                                      target_path=project.target_path, raise_on_error=False)
                 yield from invocation.stream()
             with held_writer(run_settings) as con:  # when each model was built and each test last ran

@@ -18,6 +18,7 @@ from typing import Any
 
 from pipelines.warehouse import create_if_missing, replace_rows, table_exists
 
+FULL_REFRESH_TAG = "ecom/dbt_full_refresh"  # a run tagged "true" rebuilds the incremental models whole
 DBT_LOCK = "dbt models"  # ducklake mode: held by a dbt step for its whole build, and by a publish
 STEP_LOG_DDL = ("CREATE SCHEMA IF NOT EXISTS meta; CREATE TABLE IF NOT EXISTS meta.dbt_step_log "
                 "(model VARCHAR NOT NULL, step VARCHAR NOT NULL, run_id VARCHAR NOT NULL, event VARCHAR NOT NULL, "

@@ -16,6 +16,7 @@ from pipelines.assets_reports import (
     report_schedule,
 )
 from pipelines.assets_store import RAW_GROUP
+from pipelines.dbt_steps import FULL_REFRESH_TAG
 from pipelines.store_tables import GROUPS
 from pipelines.tiers import daily_selection
 
@@ -43,6 +44,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
                             description="Incremental load of every store table, every mart and model output "
                                         "rebuilt (the daily tier too), then publish."),
         dg.define_asset_job("full_build", selection=build - reports, config=full_refresh_config(),
+                            tags={FULL_REFRESH_TAG: "true"},
                             description="Every store table reloaded whole, everything downstream rebuilt, then "
                                         "publish: repairs anything an incremental load could have missed."),
         dg.define_asset_job(STOCK_REFRESH_JOB, selection=stock,

@@ -1,5 +1,17 @@
 -- One row per order line with its order, product and cost. Money of cancelled orders is zeroed
 -- (METRICS: sales count orders not cancelled); the line itself stays for the record.
+--
+-- Incremental: a run rewrites only the lines whose inputs changed since the last build: the line,
+-- its order, its product, or (for a line not yet shipped, whose cost is the current average) its
+-- product's valuation. Each row keeps the updated_at of those rows (the valuation's only while the
+-- line is not shipped, as only then does it change the row); a change is a newer one,
+-- looked for from twice the loads' overlap (ECOM_INGEST_OVERLAP_S, 300 s) before the newest already
+-- built, so a store row committed after rows stamped later (what the loads' overlap re-reads) is not
+-- missed. The nightly full build rebuilds the table whole (--full-refresh).
+{{ config(materialized='incremental', unique_key='order_line_id', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns') }}
+{%- set incremental = is_incremental() and 'line_updated_at' in
+    (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
 with lines as (
     select * from {{ ref('stg_store__order_lines') }}
 ),
@@ -11,7 +23,34 @@ products as (
 ),
 valuations as (
     select * from {{ ref('stg_store__stock_valuations') }}
-)
+){% if incremental %},
+
+since as (
+    {%- set overlap = "interval '" ~ (2 * (env_var('ECOM_INGEST_OVERLAP_S', '300') | int)) ~ " seconds'" %}
+    select
+        coalesce(max(line_updated_at), timestamp '1900-01-01') - {{ overlap }} as lines_at,
+        coalesce(max(order_updated_at), timestamp '1900-01-01') - {{ overlap }} as orders_at,
+        coalesce(max(product_updated_at), timestamp '1900-01-01') - {{ overlap }} as products_at,
+        coalesce(max(valuation_updated_at), timestamp '1900-01-01') - {{ overlap }} as valuations_at
+    from {{ this }}
+),
+
+changed as (
+    select l.order_line_id from lines as l cross join since where l.updated_at > since.lines_at
+    union
+    select l.order_line_id
+    from lines as l join orders as o on o.order_id = l.order_id cross join since
+    where o.updated_at > since.orders_at
+    union
+    select l.order_line_id
+    from lines as l join products as p on p.product_id = l.product_id cross join since
+    where p.updated_at > since.products_at
+    union
+    select l.order_line_id
+    from lines as l join valuations as v on v.product_id = l.product_id cross join since
+    where l.unit_cost is null and v.updated_at > since.valuations_at
+){% endif %}
+
 select
     l.order_line_id,
     l.order_id,
@@ -36,8 +75,17 @@ select
     case when o.status = 'cancelled' then 0 else l.quantity end as units,
     cast(case when o.status = 'cancelled' then 0 else l.quantity * l.unit_price end as decimal(14, 2)) as gross_sales,
     cast(case when o.status = 'cancelled' then 0 else l.discount end as decimal(14, 2)) as discounts,
-    cast(case when o.status = 'cancelled' then 0 else l.line_total end as decimal(14, 2)) as net_sales
+    cast(case when o.status = 'cancelled' then 0 else l.line_total end as decimal(14, 2)) as net_sales,
+    -- what the incremental runs compare against (see the top)
+    l.updated_at as line_updated_at,
+    o.updated_at as order_updated_at,
+    p.updated_at as product_updated_at,
+    -- only where the cost is the valuation's: a shipped line's cost no longer follows it
+    case when l.unit_cost is null then v.updated_at end as valuation_updated_at
 from lines as l
 join orders as o on o.order_id = l.order_id
 join products as p on p.product_id = l.product_id
 left join valuations as v on v.product_id = l.product_id
+{%- if incremental %}
+where l.order_line_id in (select order_line_id from changed)
+{%- endif %}

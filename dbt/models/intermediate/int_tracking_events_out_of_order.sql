@@ -22,9 +22,34 @@ with steps as (
     where status <> 'exception'
 ),
 
+-- each parcel's first time at every step but the last, side by side (one row per parcel)
+first_steps as (
+    select
+        shipment_id,
+        min(occurred_at) filter (where step = 1) as first_1,
+        min(occurred_at) filter (where step = 2) as first_2,
+        min(occurred_at) filter (where step = 3) as first_3,
+        min(occurred_at) filter (where step = 4) as first_4
+    from steps
+    group by shipment_id
+),
+
+-- the few events stamped before the first time of an earlier step: found with one equality join
+-- (every event against every step of its parcel would be five times the events)
+out_of_order as (
+    select e.tracking_event_id, e.shipment_id, e.status, e.occurred_at, e.step
+    from steps as e
+    join first_steps as f on f.shipment_id = e.shipment_id
+    where (e.step > 1 and e.occurred_at < f.first_1)
+        or (e.step > 2 and e.occurred_at < f.first_2)
+        or (e.step > 3 and e.occurred_at < f.first_3)
+        or (e.step > 4 and e.occurred_at < f.first_4)
+),
+
 first_times as (
     select shipment_id, step, status, min(occurred_at) as first_at
     from steps
+    where shipment_id in (select shipment_id from out_of_order)
     group by shipment_id, step, status
 ),
 
@@ -37,7 +62,7 @@ preceded as (
         f.status as earlier_status,
         f.first_at as earlier_at,
         row_number() over (partition by e.tracking_event_id order by f.first_at desc, f.step desc) as n
-    from steps as e
+    from out_of_order as e
     join first_times as f
         on f.shipment_id = e.shipment_id and f.step < e.step and f.first_at > e.occurred_at
 )
