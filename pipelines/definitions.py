@@ -8,11 +8,8 @@ import warnings
 
 import dagster as dg
 
-from pipelines.assets_customers import score_customer_models, train_customer_models
-from pipelines.assets_forecast import demand_forecast, demand_model
 from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
-from pipelines.assets_recommend import score_recommenders, train_recommenders
 from pipelines.assets_reports import merchant_partitions_sensor, report_asset, stock_alert_notifications
 from pipelines.assets_store import all_raw_store_keys, store_assets
 from pipelines.checks import freshness_checks, reconcile_checks
@@ -22,6 +19,7 @@ from pipelines.resources import default_resources
 from pipelines.run_log import record_failed_runs, record_successful_runs
 from pipelines.sensors import competitor_price_files_sensor, low_stock_alerts_sensor
 from pipelines.settings import PipelineSettings
+from pipelines.tiers import MODEL_ASSETS
 
 
 def build_definitions() -> dg.Definitions:
@@ -36,8 +34,7 @@ def build_definitions() -> dg.Definitions:
 def _definitions() -> dg.Definitions:
     freshness = freshness_checks()
     dbt_build = dbt_models_asset()
-    ml_assets = [demand_model, demand_forecast, train_recommenders, score_recommenders, train_customer_models,
-                 score_customer_models]
+    ml_assets = list(MODEL_ASSETS)
     models = [k for k in dbt_build.keys if k.path[0] != "raw"]
     assets = [*store_assets(), events_asset(), competitor_prices_asset(), dbt_build, *ml_assets,
               snapshot_asset([*all_raw_store_keys(), *models, *[k for a in ml_assets for k in a.keys]]),

@@ -51,8 +51,8 @@ def rows_match_store(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: 
     Tables keyed by id are screened first: the count and the sum of the ids, each side computed
     where its rows are (the store's own index, no key crosses the wire). A row missing, extra or
     duplicated changes the count, a missing row replaced by an extra one the sum; only when they
-    differ are all keys compared, to name the offending ones. At a million orders that is 1 s for
-    every table instead of 8 s of reading 28M keys out of PostgreSQL, on every 15-minute run."""
+    differ are all keys compared, to name the offending ones. At a million orders the check of all
+    41 tables takes 1.7 s instead of 7.8 s of reading 28M keys out of PostgreSQL, on every run."""
     if spec.key == ("id",):
         screened = _id_screen(con, source, spec)
         if screened is not None:

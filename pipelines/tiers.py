@@ -8,9 +8,10 @@ competitor price index), the models' training and scoring, and every mart built 
 models join it by the tag `daily` (dbt/dbt_project.yml); the model assets belong to it here.
 
 The 15-minute `ingest` job builds the intraday tier and publishes; the daily tier keeps what the
-last daily build wrote. The nightly `full_build` rebuilds everything, and `ecom pipeline run`
-rebuilds the daily tier too when it is due (`daily_due`): never built in this warehouse, or last
-built over ECOM_DAILY_REFRESH_HOURS ago (0: every run rebuilds everything)."""
+last daily build wrote. The nightly `full_build` rebuilds everything, and `ecom pipeline run` runs
+`daily_build` (everything, incremental loads) when the daily tier is due: missing from this
+warehouse or left half-built there (pipelines/runner.py), or last built over
+ECOM_DAILY_REFRESH_HOURS ago (`daily_due`; 0: every run rebuilds everything)."""
 
 from __future__ import annotations
 
