@@ -42,6 +42,8 @@ META_COMPARED = {
     "landing_files": "source, partition_key, file, sha256, rows_loaded, rows_quarantined",
     "dbt_results": "unique_id, name, resource_type, status, failures",
 }
+# the incremental models' stamp of when a row was written (dbt/macros/incremental.sql): a build time
+BUILD_TIME_COLUMN = "built_at"
 SLOW_COPY_BLOCK = 256 * 1024
 
 CHILD = """
@@ -253,8 +255,8 @@ class SnapshotReader(threading.Thread):
 
 def warehouse_checksums(settings: PipelineSettings) -> dict[str, tuple[int, int]]:
     """Row count and an order-independent hash of every table and view of the compared schemas
-    (doubles rounded to 9 decimals, against the last bits of a parallel sum), and of the meta
-    tables without their load times. Opens the warehouse itself: no writer may run."""
+    (doubles rounded to 9 decimals, against the last bits of a parallel sum; build times left
+    out), and of the meta tables without their load times. Opens the warehouse itself: no writer may run."""
     con = open_warehouse(settings, read_only=True)
     try:
         relations = con.execute(
@@ -267,7 +269,7 @@ def warehouse_checksums(settings: PipelineSettings) -> dict[str, tuple[int, int]
                 "current_database() AND table_schema = ? AND table_name = ? ORDER BY ordinal_position",
                 [schema, name]).fetchall()
             select = ", ".join(f'round("{c}", 9) AS "{c}"' if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
-                               for c, kind in columns)
+                               for c, kind in columns if c != BUILD_TIME_COLUMN)
             sums[f"{schema}.{name}"] = tuple(con.execute(  # type: ignore[assignment]
                 f'SELECT count(*), coalesce(sum(hash(t)), 0) FROM (SELECT {select} FROM {schema}."{name}") AS t'
             ).fetchone())

@@ -18,6 +18,7 @@ import pytest
 
 from ops_store.models import Product, StockValuation
 from ops_store.services import orders as order_service
+from ops_store.services import returns
 from pipelines.dbt_assets import DBT_DIR, dbt_env, dbt_project, ensure_manifest
 from pipelines.dbt_steps import FULL_REFRESH_TAG, mark
 from pipelines.definitions import build_definitions
@@ -29,6 +30,11 @@ from tests.pipeline_support import SimShop, order_document
 
 # the forecast's training on a small sample: this module is about which assets run, not the model
 QUICK = {"train_demand_model": {"max_training_rows": 20_000, "backtest_origins": 1}}
+# the incremental dbt models (docs/pipeline.md, "The dbt models"), as schema.table
+INCREMENTAL_MODELS = {"intermediate.int_order_lines_enriched": "intermediate/int_order_lines_enriched.sql",
+                      "marts.fct_order_lines": "marts/core/fct_order_lines.sql",
+                      "marts.fct_orders": "marts/core/fct_orders.sql",
+                      "marts.fct_daily_sales": "marts/core/fct_daily_sales.sql"}
 
 
 def test_every_model_built_from_a_daily_model_or_a_models_output_is_daily_too(
@@ -97,14 +103,17 @@ def _build_job(result) -> tuple[str, set[str]]:  # type: ignore[no-untyped-def]
                                   "test passes on the lake (run by hand: 165 s), too long for every CI run")
 def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
         sim: SimShop, pipeline_settings) -> None:  # type: ignore[no-untyped-def]
+    # A customer's first two orders; cancelling the first (below) makes the second the first.
+    first, second = _new_customer_orders(sim)
     # A new warehouse: everything is built, the models trained.
     job, built = _build_job(run_pipeline(landing=False, op_config=QUICK))
     assert job == "daily_build"
     assert {"marts/customer_rfm", "ml/customer_recommendations", "ml/forecast_backtest"} <= built
 
-    # The store moves on: new orders, one cancelled, a product renamed, the average cost of a product
-    # with a line not shipped yet (its cost is that average) changed.
-    changed = _change_the_store(sim, pipeline_settings)
+    # The store moves on: new orders, the customer's first order cancelled, a product renamed, the
+    # average cost of a product with a line not shipped yet (its cost is that average) changed, a
+    # unit returned, restocked and refunded.
+    changed = _change_the_store(sim, pipeline_settings, cancelled_order=first)
 
     # The next run, as every 15 minutes: the intraday marts only, then publish.
     job, built = _build_job(run_pipeline(landing=False))
@@ -112,17 +121,31 @@ def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
     assert {"marts/fct_orders", "marts/fct_daily_sales", "published/warehouse_snapshot"} <= built
     assert not {"marts/customer_rfm", "marts/reorder_suggestions", "ml/customer_recommendations"} & built
 
-    # The incremental model rewrote only what changed, and holds what a whole rebuild holds.
+    # The incremental models rewrote only what changed, and hold what a whole rebuild holds.
     target = pipeline_settings.dbt_dir / "target"
-    model = Path("ecom", "models", "intermediate", "int_order_lines_enriched.sql")
-    assert "changed as" in (target / "compiled" / model).read_text()  # the lines that changed, selected
-    assert "delete from" in (target / "run" / model).read_text()  # and merged
-    incremental = _rows(pipeline_settings, "intermediate.int_order_lines_enriched")
-    assert {r["order_line_id"] for r in incremental if r["is_cancelled"]} >= changed["cancelled_lines"]
-    assert {r["product_name"] for r in incremental if r["product_id"] == changed["renamed"]} == {"Renamed by a test"}
-    assert {r["unit_cost"] for r in incremental if r["order_line_id"] == changed["costed_line"]} == {Decimal("12.3456")}
-    _dbt_full_refresh(pipeline_settings, "int_order_lines_enriched")
-    assert _rows(pipeline_settings, "intermediate.int_order_lines_enriched") == incremental
+    for model, path in INCREMENTAL_MODELS.items():
+        schema, table = model.split(".")
+        # the incremental branch reads the model's own table (what it already holds) ...
+        assert f'"{schema}"."{table}"' in (target / "compiled" / "ecom" / "models" / path).read_text(), model
+        assert "delete from" in (target / "run" / "ecom" / "models" / path).read_text(), model  # ... and merges
+    incremental = _incremental_models_match_a_rebuild(pipeline_settings)
+    lines = incremental["intermediate.int_order_lines_enriched"]
+    assert {r["order_line_id"] for r in lines if r["is_cancelled"]} >= changed["cancelled_lines"]
+    assert {r["product_name"] for r in lines if r["product_id"] == changed["renamed"]} == {"Renamed by a test"}
+    assert {r["unit_cost"] for r in lines if r["order_line_id"] == changed["costed_line"]} == {Decimal("12.3456")}
+    [returned] = [r for r in incremental["marts.fct_order_lines"] if r["order_line_id"] == changed["returned_line"]]
+    assert returned["refunds"] > 0 and returned["units_restocked"] == 1
+    first_flags = {r["order_id"]: r["is_first_order"] for r in incremental["marts.fct_orders"]
+                   if r["order_id"] in (first, second)}
+    assert first_flags == {first: False, second: True}  # the cancelled first order handed the flag on
+
+    # Only a refund (a unit written off): no line or order changes, the day's refunds do.
+    refunded_line = _refund_a_write_off(sim, pipeline_settings, changed["returned_line"])
+    job, built = _build_job(run_pipeline(landing=False))
+    assert job == "ingest"
+    incremental = _incremental_models_match_a_rebuild(pipeline_settings)
+    [refunded] = [r for r in incremental["marts.fct_order_lines"] if r["order_line_id"] == refunded_line]
+    assert refunded["refunds"] > 0 and refunded["units_restocked"] == 0
 
     # A daily model a killed build left half-built: the next run rebuilds the tier (and publishes).
     con = open_warehouse(pipeline_settings)
@@ -136,17 +159,39 @@ def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
     assert not {k.to_user_string() for k in training_keys()} & built  # trained within ECOM_RETRAIN_HOURS
 
 
-def _change_the_store(sim: SimShop, settings: PipelineSettings) -> dict[str, Any]:
+def _new_customer_orders(sim: SimShop) -> tuple[int, int]:
+    store = sim.store()
+    try:
+        ids = []
+        for n in range(2):
+            document = order_document(store, f"TIER-FIRST-{sim.backend}-{n}")
+            document["customer_ref"] = f"TIER-NEW-CUSTOMER-{sim.backend}"
+            ids.append(order_service.place_order(store, document)["order_id"])
+    finally:
+        store.dispose()
+    return ids[0], ids[1]
+
+
+def _change_the_store(sim: SimShop, settings: PipelineSettings, cancelled_order: int) -> dict[str, Any]:
     con = open_warehouse(settings)
     try:
-        renamed = con.execute("SELECT min(product_id) FROM intermediate.int_order_lines_enriched").fetchone()[0]
+        # what is changed below leaves the product of the customer's orders alone, so that nothing but
+        # the cancellation of the first can touch the second's row in fct_orders
+        kept = con.execute("SELECT product_id FROM raw.order_lines WHERE order_id = ?", [cancelled_order]).fetchone()[0]
+        renamed = con.execute("SELECT min(product_id) FROM intermediate.int_order_lines_enriched WHERE product_id <> ?",
+                              [kept]).fetchone()[0]
         costed_line, costed_product = con.execute(
-            "SELECT l.id, l.product_id FROM raw.order_lines AS l WHERE l.unit_cost IS NULL AND l.product_id <> ? "
-            "ORDER BY l.id LIMIT 1", [renamed]).fetchone()
-        cancelled_order = con.execute("SELECT min(order_id) FROM intermediate.int_order_lines_enriched "
-                                      "WHERE order_status IN ('pending', 'paid')").fetchone()[0]
+            "SELECT l.id, l.product_id FROM raw.order_lines AS l WHERE l.unit_cost IS NULL "
+            "AND l.product_id NOT IN (?, ?) ORDER BY l.id LIMIT 1", [renamed, kept]).fetchone()
         cancelled_lines = {r[0] for r in con.execute("SELECT id FROM raw.order_lines WHERE order_id = ?",
                                                      [cancelled_order]).fetchall()}
+        # one unit of a line of a delivered order with other lines (so the order stays delivered):
+        # the line's refund and restock change, nothing of the line or its order does
+        returned_order, returned_line, returned_sku = con.execute(
+            "SELECT o.id, l.id, l.sku FROM raw.orders AS o JOIN raw.order_lines AS l ON l.order_id = o.id "
+            "WHERE o.status = 'delivered' AND l.product_id NOT IN (?, ?, ?) "
+            "AND (SELECT count(*) FROM raw.order_lines AS x WHERE x.order_id = o.id) > 1 "
+            "ORDER BY o.id, l.id LIMIT 1", [renamed, costed_product, kept]).fetchone()
     finally:
         con.close()
     store = sim.store()
@@ -157,23 +202,61 @@ def _change_the_store(sim: SimShop, settings: PipelineSettings) -> dict[str, Any
         with store.write() as session:
             session.get(Product, renamed).name = "Renamed by a test"
             session.get(StockValuation, costed_product).avg_unit_cost = Decimal("12.3456")
+        request = returns.request_return(store, returned_order, sku=returned_sku, qty=1, reason="too small")
+        returns.approve_return(store, request["return_id"])
+        returns.receive_return(store, request["return_id"], qty=1, condition="as new", disposition="restock")
+        returns.refund_return(store, request["return_id"])
     finally:
         store.dispose()
-    return {"renamed": renamed, "costed_line": costed_line, "cancelled_lines": cancelled_lines}
+    return {"renamed": renamed, "costed_line": costed_line, "cancelled_lines": cancelled_lines,
+            "returned_line": returned_line}
+
+
+def _refund_a_write_off(sim: SimShop, settings: PipelineSettings, other_than: int) -> int:
+    con = open_warehouse(settings, read_only=True)
+    try:
+        order, line, sku = con.execute(
+            "SELECT o.id, l.id, l.sku FROM raw.orders AS o JOIN raw.order_lines AS l ON l.order_id = o.id "
+            "WHERE o.status = 'delivered' AND l.id <> ? "
+            "AND (SELECT count(*) FROM raw.order_lines AS x WHERE x.order_id = o.id) > 1 "
+            "ORDER BY o.id DESC, l.id LIMIT 1", [other_than]).fetchone()
+    finally:
+        con.close()
+    store = sim.store()
+    try:
+        request = returns.request_return(store, order, sku=sku, qty=1, reason="broken")
+        returns.approve_return(store, request["return_id"])
+        returns.receive_return(store, request["return_id"], qty=1, condition="broken", disposition="write_off")
+        returns.refund_return(store, request["return_id"])
+    finally:
+        store.dispose()
+    return line
+
+
+def _incremental_models_match_a_rebuild(settings: PipelineSettings) -> dict[str, list[dict[str, Any]]]:
+    """The incremental models' rows, once a whole rebuild of them (dbt --full-refresh) is found to
+    write the same rows."""
+    incremental = {model: _rows(settings, model) for model in INCREMENTAL_MODELS}
+    _dbt_full_refresh(settings, *INCREMENTAL_MODELS)
+    for model in INCREMENTAL_MODELS:
+        assert _rows(settings, model) == incremental[model], model
+    return incremental
 
 
 def _rows(settings: PipelineSettings, table: str) -> list[dict[str, Any]]:
+    """Every row but its build time (a rebuild writes the same rows at another time)."""
     con = open_warehouse(settings, read_only=True)
     try:
-        frame = con.execute(f"SELECT * FROM {table} ORDER BY ALL").pl()
+        frame = con.execute(f"SELECT * EXCLUDE (built_at) FROM {table} ORDER BY ALL").pl()
     finally:
         con.close()
     return frame.to_dicts()
 
 
-def _dbt_full_refresh(settings: PipelineSettings, model: str) -> None:
+def _dbt_full_refresh(settings: PipelineSettings, *models: str) -> None:
     dbt = Path(sys.executable).with_name("dbt")
-    done = subprocess.run([str(dbt), "run", "--select", model, "--full-refresh", "--project-dir", str(DBT_DIR),
+    names = [m.split(".")[1] for m in models]
+    done = subprocess.run([str(dbt), "run", "--select", *names, "--full-refresh", "--project-dir", str(DBT_DIR),
                            "--profiles-dir", str(DBT_DIR), "--target-path", str(settings.dbt_dir / "refresh")],
                           env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

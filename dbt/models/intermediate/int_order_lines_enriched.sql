@@ -4,14 +4,16 @@
 -- Incremental: a run rewrites only the lines whose inputs changed since the last build: the line,
 -- its order, its product, or (for a line not yet shipped, whose cost is the current average) its
 -- product's valuation. Each row keeps the updated_at of those rows (the valuation's only while the
--- line is not shipped, as only then does it change the row); a change is a newer one,
--- looked for from twice the loads' overlap (ECOM_INGEST_OVERLAP_S, 300 s) before the newest already
--- built, so a store row committed after rows stamped later (what the loads' overlap re-reads) is not
--- missed. The nightly full build rebuilds the table whole (--full-refresh).
+-- line is not shipped, as only then does it change the row). Candidates are the rows changed from
+-- twice the loads' overlap (ECOM_INGEST_OVERLAP_S, 300 s) before the newest already built, so a
+-- store row committed after rows stamped later (what the loads' overlap re-reads) is not missed;
+-- of those, a line whose four stamps are the ones this table holds is left alone (without that,
+-- every build would rewrite every line changed in the window until a newer change came). The
+-- nightly full build rebuilds the table whole (--full-refresh). built_at, when the row was last
+-- written, tells the incremental marts built on it (fct_order_lines) which rows are new.
 {{ config(materialized='incremental', unique_key='order_line_id', incremental_strategy='delete+insert',
           on_schema_change='sync_all_columns') }}
-{%- set incremental = is_incremental() and 'line_updated_at' in
-    (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+{%- set incremental = incremental_on('built_at') %}
 with lines as (
     select * from {{ ref('stg_store__order_lines') }}
 ),
@@ -35,7 +37,7 @@ since as (
     from {{ this }}
 ),
 
-changed as (
+candidates as (
     select l.order_line_id from lines as l cross join since where l.updated_at > since.lines_at
     union
     select l.order_line_id
@@ -81,11 +83,18 @@ select
     o.updated_at as order_updated_at,
     p.updated_at as product_updated_at,
     -- only where the cost is the valuation's: a shipped line's cost no longer follows it
-    case when l.unit_cost is null then v.updated_at end as valuation_updated_at
+    case when l.unit_cost is null then v.updated_at end as valuation_updated_at,
+    {{ built_at() }} as built_at
 from lines as l
 join orders as o on o.order_id = l.order_id
 join products as p on p.product_id = l.product_id
 left join valuations as v on v.product_id = l.product_id
 {%- if incremental %}
-where l.order_line_id in (select order_line_id from changed)
+where l.order_line_id in (select order_line_id from candidates)
+    and not exists (
+        select 1 from {{ this }} as t
+        where t.order_line_id = l.order_line_id and t.line_updated_at = l.updated_at
+            and t.order_updated_at = o.updated_at and t.product_updated_at = p.updated_at
+            and t.valuation_updated_at is not distinct from (case when l.unit_cost is null then v.updated_at end)
+    )
 {%- endif %}

@@ -1,7 +1,36 @@
-{{ config(contract={"enforced": true}) }}
 -- Day x product x channel. Sales on the day of the order; refunds on the day they were paid
 -- (attributed to the returned line's product and the order's channel).
-with sales as (
+--
+-- Incremental (docs/pipeline.md, "The dbt models"): a build rewrites whole days: the order days of
+-- the lines fct_order_lines rewrote since this model's last build (macros/incremental.sql), and
+-- the days whose refunds are not what this table holds, compared whole. A line's day, product,
+-- merchant and channel never change in the store, so no row moves to another day. The nightly full
+-- build rebuilds the table whole (--full-refresh).
+{{ config(materialized='incremental', unique_key='day', incremental_strategy='delete+insert',
+          on_schema_change='append_new_columns', contract={"enforced": true}) }}
+{%- set incremental = incremental_on('built_at') %}
+with line_refunds as (
+    select
+        r.refunded_on as day,
+        l.merchant_id,
+        l.product_id,
+        l.channel,
+        r.refund_amount
+    from {{ ref('int_refunds_paid') }} as r
+    join {{ ref('int_order_lines_enriched') }} as l on l.order_line_id = r.order_line_id
+){% if incremental %},
+
+changed_days as (
+    select distinct l.placed_on as day from {{ ref('fct_order_lines') }} as l where {{ built_since_this('l') }}
+    union
+    select coalesce(n.day, t.day)
+    from (select day, sum(refund_amount) as refunds from line_refunds group by all) as n
+    full join (select day, sum(refunds) as refunds from {{ this }} group by all having sum(refunds) <> 0) as t
+        on t.day = n.day
+    where n.day is null or t.day is null or n.refunds <> t.refunds
+){% endif %},
+
+sales as (
     select
         placed_on as day,
         merchant_id,
@@ -13,17 +42,17 @@ with sales as (
         sum(discounts) as discounts,
         sum(cogs) as cogs
     from {{ ref('fct_order_lines') }}
+    {%- if incremental %}
+    where placed_on in (select day from changed_days)
+    {%- endif %}
     group by all
 ),
 refunds as (
-    select
-        r.refunded_on as day,
-        l.merchant_id,
-        l.product_id,
-        l.channel,
-        sum(r.refund_amount) as refunds
-    from {{ ref('int_refunds_paid') }} as r
-    join {{ ref('int_order_lines_enriched') }} as l on l.order_line_id = r.order_line_id
+    select day, merchant_id, product_id, channel, sum(refund_amount) as refunds
+    from line_refunds
+    {%- if incremental %}
+    where day in (select day from changed_days)
+    {%- endif %}
     group by all
 ),
 days as (
@@ -45,7 +74,8 @@ select
         as net_revenue,
     cast(coalesce(s.cogs, 0) as decimal(14, 2)) as cogs,
     cast(coalesce(s.gross_sales, 0) - coalesce(s.discounts, 0) - coalesce(r.refunds, 0) - coalesce(s.cogs, 0)
-         as decimal(14, 2)) as gross_margin
+         as decimal(14, 2)) as gross_margin,
+    {{ built_at() }} as built_at
 from days as d
 left join sales as s using (day, merchant_id, product_id, channel)
 left join refunds as r using (day, merchant_id, product_id, channel)
