@@ -59,3 +59,20 @@ def test_dagster_itself_loads_the_code_location(tmp_path: Path) -> None:
     done = subprocess.run([str(dagster), "definitions", "validate", "-m", "pipelines.definitions"], env=env,
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_dbt_resource_starts_dbt_once_per_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dagster-dbt would run `dbt --version` and open a dbt adapter before every build (2.3 s of a
+    15-minute run at 1M orders); ours knows the version from the installed dbt-core and opens none."""
+    import dbt.version
+
+    from pipelines import dbt_assets
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", no_process)
+    resource = build_definitions().resources["dbt"]
+    assert isinstance(resource, dbt_assets.EcomDbtCliResource)
+    assert str(resource._cli_version) == dbt.version.__version__
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
