@@ -65,8 +65,9 @@ def _group_asset(group: str, specs: list[TableSpec]) -> dg.AssetsDefinition:
                     "mode": result.mode, "rows_read": result.rows_read,
                     "dagster/row_count": result.rows_total, "watermark": result.watermark or "",
                     "seconds": round(result.seconds, 3)})
-                yield check_result(spec, "keys_unique", keys_unique(con, spec))
-                yield check_result(spec, "rows_match_store", rows_match_store(con, source, spec))
+                matched = rows_match_store(con, source, spec)
+                yield check_result(spec, "keys_unique", keys_unique(con, spec, result, matched.passed))
+                yield check_result(spec, "rows_match_store", matched)
 
     return load
 

@@ -52,6 +52,7 @@ QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY seq DESC) = 1
 """
 WATERMARK_LOG = "meta.watermark_log"  # the advisory lock loads share and compaction takes alone
 SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy writes DateTime on SQLite: sorts as text
+SAMPLE_KEYS = 20  # the most offending keys a check names (pipelines/reconcile.py)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class LoadResult:
     rows_total: int
     watermark: str | None
     seconds: float
+    # tables keyed by id, incremental loads: the ids this load wrote that appear more than once
+    # (at most SAMPLE_KEYS of them); None when the load did not look (a full load, other keys)
+    duplicated_ids: list[int] | None = None
 
 
 def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
@@ -169,6 +173,7 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
             or (since_at is None and since_id is None)):
         mode = "full"
     casts = select_list(spec, source.backend)
+    duplicated_ids: list[int] | None = None
     try:
         with transaction(con):
             if mode == "full":
@@ -191,6 +196,8 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
                 con.execute(f"DELETE FROM raw.{spec.name} AS t USING _changes AS c WHERE {match}")
                 con.execute(f"INSERT INTO raw.{spec.name} SELECT * FROM _changes")
                 changes = "_changes"
+                if spec.key == ("id",):
+                    duplicated_ids = _duplicated_ids_written(con, spec)
             rows_read = con.execute(f"SELECT count(*) FROM {changes}").fetchone()[0]
             new_at, new_id = _new_watermark(con, spec, changes)
             if rows_read:
@@ -202,7 +209,18 @@ def load_table(con: duckdb.DuckDBPyConnection, source: StoreSource, spec: TableS
         con.execute("DROP TABLE IF EXISTS temp._changes")
     total = con.execute(f"SELECT count(*) FROM raw.{spec.name}").fetchone()[0]
     mark = since_at.isoformat() if since_at else (str(since_id) if since_id is not None else None)
-    return LoadResult(spec.name, mode, rows_read, total, mark, time.perf_counter() - started)
+    return LoadResult(spec.name, mode, rows_read, total, mark, time.perf_counter() - started, duplicated_ids)
+
+
+def _duplicated_ids_written(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[int]:
+    """The ids of the rows just merged from _changes that now appear more than once in the table:
+    only their rows are grouped (the id range of the changes lets DuckDB skip the rest)."""
+    low, high = con.execute("SELECT min(id), max(id) FROM _changes").fetchone()
+    if low is None:
+        return []
+    return [r[0] for r in con.execute(
+        f"SELECT id FROM raw.{spec.name} WHERE id BETWEEN ? AND ? AND id IN (SELECT id FROM _changes) "
+        f"GROUP BY id HAVING count(*) > 1 ORDER BY id LIMIT {SAMPLE_KEYS}", [low, high]).fetchall()]
 
 
 def _new_watermark(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: str) -> tuple[datetime | None, int | None]:
