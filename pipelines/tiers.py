@@ -1,11 +1,12 @@
 """Refresh tiers: what the 15-minute ingest run rebuilds, and what only the daily builds do.
 
 The intraday tier is what changes within a day and is read within a day: the store tables, the
-order, sales, returns, delivery, support, campaign and loyalty marts. The daily tier is the rest:
-the marts that describe history by day, week or an as-of day (RFM, segments and their movement,
-cohorts, stock positions by day, turnover, sales periods, the clickstream's sessions, the
-competitor price index), the models' training and scoring, and every mart built on those. dbt
-models join it by the tag `daily` (dbt/dbt_project.yml); the model assets belong to it here.
+order, sales, returns, delivery, support and campaign marts. The daily tier is the rest: the
+marts that describe history by day, week, month or an as-of day (RFM, segments and their
+movement, cohorts, stock positions by day, turnover, sales periods, loyalty tiers by month, the
+clickstream's sessions, the competitor price index), the models' training and scoring, and
+every mart built on those. dbt models join it by the tag `daily` (dbt/dbt_project.yml); the
+model assets belong to it here.
 
 The 15-minute `ingest` job builds the intraday tier and publishes; the daily tier keeps what the
 last daily build wrote. The nightly `full_build` rebuilds everything, and `ecom pipeline run` runs
