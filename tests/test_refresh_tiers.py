@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from ops_store.db import Store
 from ops_store.models import Product, StockValuation
 from ops_store.services import orders as order_service
 from ops_store.services import returns
@@ -202,10 +203,7 @@ def _change_the_store(sim: SimShop, settings: PipelineSettings, cancelled_order:
         with store.write() as session:
             session.get(Product, renamed).name = "Renamed by a test"
             session.get(StockValuation, costed_product).avg_unit_cost = Decimal("12.3456")
-        request = returns.request_return(store, returned_order, sku=returned_sku, qty=1, reason="too small")
-        returns.approve_return(store, request["return_id"])
-        returns.receive_return(store, request["return_id"], qty=1, condition="as new", disposition="restock")
-        returns.refund_return(store, request["return_id"])
+        _return_one_unit(store, returned_order, returned_sku, "restock")
     finally:
         store.dispose()
     return {"renamed": renamed, "costed_line": costed_line, "cancelled_lines": cancelled_lines,
@@ -224,13 +222,18 @@ def _refund_a_write_off(sim: SimShop, settings: PipelineSettings, other_than: in
         con.close()
     store = sim.store()
     try:
-        request = returns.request_return(store, order, sku=sku, qty=1, reason="broken")
-        returns.approve_return(store, request["return_id"])
-        returns.receive_return(store, request["return_id"], qty=1, condition="broken", disposition="write_off")
-        returns.refund_return(store, request["return_id"])
+        _return_one_unit(store, order, sku, "write_off")
     finally:
         store.dispose()
     return line
+
+
+def _return_one_unit(store: Store, order_id: int, sku: str, disposition: str) -> None:
+    """One unit of the order's line for ``sku`` returned, received (restocked or written off) and refunded."""
+    request = returns.request_return(store, order_id, sku=sku, qty=1, reason="did not fit")
+    returns.approve_return(store, request["return_id"])
+    returns.receive_return(store, request["return_id"], qty=1, condition="as new", disposition=disposition)
+    returns.refund_return(store, request["return_id"])
 
 
 def _incremental_models_match_a_rebuild(settings: PipelineSettings) -> dict[str, list[dict[str, Any]]]:
