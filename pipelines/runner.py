@@ -180,7 +180,8 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
         if not full and models and (train or (held is not None and not held["daily"])
                                     or daily_due(instance, daily, settings.daily_refresh_hours)):
             build_job = "daily_build"  # the daily tier was never built here, or is due again
-        keys = defs.resolve_job_def(build_job).asset_layer.selected_asset_keys
+        whole = defs.resolve_job_def(build_job).asset_layer.selected_asset_keys
+        keys = whole
         if not models:  # the store tables and the snapshot only
             keys = {k for k in keys if k.path[0] in ("raw", "published")}
         elif not train:  # score with the models trained last (their outputs are in this warehouse)
@@ -190,7 +191,8 @@ def run_pipeline(*, full: bool = False, landing: bool = True, models: bool = Tru
         ops.update({name: {"config": values} for name, values in (op_config or {}).items()})
         outcome.phases.append(_execute(defs, build_job, label, instance, len(keys), progress,
                                        settings=settings, run_config={"ops": ops} if ops else None,
-                                       asset_selection=sorted(keys), parallel=True))
+                                       # the whole job unsubset when nothing is left out (0.4 s less at 1M)
+                                       asset_selection=None if keys == whole else sorted(keys), parallel=True))
     return outcome
 
 
