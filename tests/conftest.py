@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -155,6 +156,22 @@ def fresh_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     yield make
     for s in made:
         s.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_dagster_instance_left_current() -> Iterator[None]:
+    """Each test starts with no Dagster instance current, as a fresh process does. Entering an
+    instance makes its definitions-state storage current (a context variable); a test that leaves
+    it set, through some path inside Dagster we have not found, makes a later test's Definitions
+    resolve against that dead instance ("Attempted to resolve undefined DagsterInstance weakref"),
+    and which test that hits depends on how xdist shares the tests out."""
+    if "dagster" not in sys.modules:  # nothing can be left over before Dagster is imported
+        yield
+        return
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
 
 
 @pytest.fixture(autouse=True)
