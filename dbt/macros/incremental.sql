@@ -16,6 +16,13 @@ build, a full refresh, or a table from before the column existed (which is then 
     {{ return(is_incremental() and column in (adapter.get_columns_in_relation(this) | map(attribute='name') | list)) }}
 {%- endmacro %}
 
+{#- How far before the newest store stamp a model already holds it looks for changed rows: twice
+the loads' overlap (ECOM_INGEST_OVERLAP_S), so a store row committed after rows stamped later
+(what the loads' overlap re-reads) is not missed. -#}
+{% macro store_lookback() -%}
+    interval '{{ 2 * (env_var('ECOM_INGEST_OVERLAP_S', '300') | int) }} seconds'
+{%- endmacro %}
+
 {% macro built_since_this(alias) -%}
     {{ alias }}.built_at > (select coalesce(max(built_at), timestamp '1900-01-01') from {{ this }})
 {%- endmacro %}

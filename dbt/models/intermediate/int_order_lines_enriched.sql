@@ -28,12 +28,11 @@ valuations as (
 ){% if incremental %},
 
 since as (
-    {%- set overlap = "interval '" ~ (2 * (env_var('ECOM_INGEST_OVERLAP_S', '300') | int)) ~ " seconds'" %}
     select
-        coalesce(max(line_updated_at), timestamp '1900-01-01') - {{ overlap }} as lines_at,
-        coalesce(max(order_updated_at), timestamp '1900-01-01') - {{ overlap }} as orders_at,
-        coalesce(max(product_updated_at), timestamp '1900-01-01') - {{ overlap }} as products_at,
-        coalesce(max(valuation_updated_at), timestamp '1900-01-01') - {{ overlap }} as valuations_at
+        coalesce(max(line_updated_at), timestamp '1900-01-01') - {{ store_lookback() }} as lines_at,
+        coalesce(max(order_updated_at), timestamp '1900-01-01') - {{ store_lookback() }} as orders_at,
+        coalesce(max(product_updated_at), timestamp '1900-01-01') - {{ store_lookback() }} as products_at,
+        coalesce(max(valuation_updated_at), timestamp '1900-01-01') - {{ store_lookback() }} as valuations_at
     from {{ this }}
 ),
 

@@ -26,9 +26,9 @@ first_orders as (
 ){% if incremental %},
 
 changed as (
-    {%- set overlap = "interval '" ~ (2 * (env_var('ECOM_INGEST_OVERLAP_S', '300') | int)) ~ " seconds'" %}
     select o.order_id from orders as o
-    where o.updated_at > (select coalesce(max(updated_at), timestamp '1900-01-01') - {{ overlap }} from {{ this }})
+    where o.updated_at > (
+            select coalesce(max(updated_at), timestamp '1900-01-01') - {{ store_lookback() }} from {{ this }})
         and not exists (select 1 from {{ this }} as t where t.order_id = o.order_id and t.updated_at = o.updated_at)
     union
     select l.order_id from {{ ref('fct_order_lines') }} as l where {{ built_since_this('l') }}
