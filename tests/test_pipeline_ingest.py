@@ -22,10 +22,11 @@ from sqlalchemy import func, select, text
 from ops_store.models import Base, Customer, Order
 from ops_store.services import customers as customer_service
 from ops_store.services import orders as order_service
-from pipelines.dbt_assets import DBT_DIR, dbt_env
+from pipelines.dbt_assets import DBT_DIR, dbt_env, dbt_project, ensure_manifest
 from pipelines.publish import open_snapshot
 from pipelines.runner import prepare_environment, run_pipeline
 from pipelines.store_tables import table_specs
+from pipelines.warehouse import open_warehouse
 from tests.pipeline_support import SimShop, another_warehouse, checksums, order_document
 
 pytestmark = pytest.mark.slow
@@ -149,6 +150,14 @@ def test_run_killed_midway_then_rerun_ends_like_an_uninterrupted_run(sim: SimSho
     assert checksums(clean) == recovered
 
 
+def _not_null_columns(settings) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(model, column) of every not_null constraint the dbt project declares."""
+    manifest = json.loads(ensure_manifest(dbt_project(settings), settings).read_text())
+    return {(node["name"], column["name"]) for node in manifest["nodes"].values() if node["resource_type"] == "model"
+            for column in node["columns"].values()
+            if any(c["type"] == "not_null" for c in column.get("constraints", []))}
+
+
 # The file warehouse on the SQLite store, and the lake on the PostgreSQL store: loading from each
 # store into each warehouse form is covered by the tests above on all three shops.
 @pytest.mark.parametrize("sim", ["sqlite", pytest.param("postgresql-ducklake", marks=pytest.mark.postgres)],
@@ -164,8 +173,23 @@ def test_a_full_build_makes_the_marts_with_their_checks_and_no_personal_data(sim
     try:
         net, orders = marts.execute("SELECT sum(net_revenue), count(*) FROM marts.fct_orders").fetchone()
         assert orders == _store_counts(sim)["orders"] and net > 0
+        # The columns the models declare never null are NOT NULL in the warehouse itself (an
+        # enforced contract's constraint, not a test that reads the table again after the build).
+        declared = _not_null_columns(pipeline_settings)
+        assert ("fct_orders", "customer_id") in declared and len(declared) > 200
+        nullable = {(t, c) for t, c, n in marts.execute(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = 'marts'").fetchall() if n == "YES"}
+        assert not declared & nullable
     finally:
         marts.close()
+    con = open_warehouse(pipeline_settings)  # the run is over: nothing else writes
+    try:
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL constraint failed.*customer_id"):
+            con.execute("INSERT INTO marts.fct_orders BY NAME SELECT * REPLACE (NULL AS customer_id) "
+                        "FROM marts.fct_orders LIMIT 1")
+    finally:
+        con.close()
     dbt = str(Path(sys.executable).with_name("dbt"))
     docs = subprocess.run([dbt, "docs", "generate", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
                            "--target-path", str(pipeline_settings.dbt_dir / "docs")],

@@ -5,6 +5,7 @@ left half-built, or older than ECOM_DAILY_REFRESH_HOURS."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -121,9 +122,17 @@ def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
     assert job == "ingest"
     assert {"marts/fct_orders", "marts/fct_daily_sales", "published/warehouse_snapshot"} <= built
     assert not {"marts/customer_rfm", "marts/reorder_suggestions", "ml/customer_recommendations"} & built
+    # A staging view built again with the same SQL is left as it is (dbt only read its stamp: the
+    # MD5 of the SQL it was made from).
+    target = pipeline_settings.dbt_dir / "target"
+    view = Path("ecom", "models", "staging", "store", "stg_store__orders.sql")
+    assert "staging/stg_store__orders" in built
+    ran = (target / "run" / view).read_text()
+    assert "duckdb_views()" in ran and "create view" not in ran.lower()
+    md5 = hashlib.md5((target / "compiled" / view).read_bytes()).hexdigest()
+    assert _view_comment(pipeline_settings, "stg_store__orders") == f"dbt sql md5 {md5}"
 
     # The incremental models rewrote only what changed, and hold what a whole rebuild holds.
-    target = pipeline_settings.dbt_dir / "target"
     for model, path in INCREMENTAL_MODELS.items():
         schema, table = model.split(".")
         # the incremental branch reads the model's own table (what it already holds) ...
@@ -147,6 +156,17 @@ def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
     incremental = _incremental_models_match_a_rebuild(pipeline_settings)
     [refunded] = [r for r in incremental["marts.fct_order_lines"] if r["order_line_id"] == refunded_line]
     assert refunded["refunds"] > 0 and refunded["units_restocked"] == 0
+
+    # The key tests of an incremental mart read the rows of its newest build, every row after a
+    # whole rebuild (as just now): a duplicate among them fails the test.
+    con = open_warehouse(pipeline_settings)
+    try:
+        con.execute("INSERT INTO marts.fct_orders SELECT * FROM marts.fct_orders WHERE order_id = ?", [second])
+    finally:
+        con.close()
+    tested = _dbt(pipeline_settings, "test", "--select", "unique_fct_orders_order_id")
+    assert tested.returncode == 1 and "FAIL 1 unique_fct_orders_order_id" in tested.stdout, tested.stdout[-2000:]
+    _dbt_full_refresh(pipeline_settings, "marts.fct_orders")
 
     # A daily model a killed build left half-built: the next run rebuilds the tier (and publishes).
     con = open_warehouse(pipeline_settings)
@@ -236,6 +256,15 @@ def _return_one_unit(store: Store, order_id: int, sku: str, disposition: str) ->
     returns.refund_return(store, request["return_id"])
 
 
+def _view_comment(settings: PipelineSettings, view: str) -> str:
+    con = open_warehouse(settings, read_only=True)
+    try:
+        return con.execute("SELECT comment FROM duckdb_views() WHERE schema_name = 'staging' AND view_name = ?",
+                           [view]).fetchone()[0]
+    finally:
+        con.close()
+
+
 def _incremental_models_match_a_rebuild(settings: PipelineSettings) -> dict[str, list[dict[str, Any]]]:
     """The incremental models' rows, once a whole rebuild of them (dbt --full-refresh) is found to
     write the same rows."""
@@ -257,9 +286,12 @@ def _rows(settings: PipelineSettings, table: str) -> list[dict[str, Any]]:
 
 
 def _dbt_full_refresh(settings: PipelineSettings, *models: str) -> None:
-    dbt = Path(sys.executable).with_name("dbt")
-    names = [m.split(".")[1] for m in models]
-    done = subprocess.run([str(dbt), "run", "--select", *names, "--full-refresh", "--project-dir", str(DBT_DIR),
-                           "--profiles-dir", str(DBT_DIR), "--target-path", str(settings.dbt_dir / "refresh")],
-                          env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True, check=False)
+    done = _dbt(settings, "run", "--select", *[m.split(".")[1] for m in models], "--full-refresh")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _dbt(settings: PipelineSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.run([str(dbt), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+                           "--target-path", str(settings.dbt_dir / "refresh")],
+                          env={**os.environ, **dbt_env(settings)}, capture_output=True, text=True, check=False)
