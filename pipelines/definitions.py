@@ -12,7 +12,7 @@ from pipelines.assets_landing import competitor_prices_asset, events_asset
 from pipelines.assets_publish import snapshot_asset
 from pipelines.assets_reports import merchant_partitions_sensor, report_asset, stock_alert_notifications
 from pipelines.assets_store import all_raw_store_keys, store_assets
-from pipelines.checks import freshness_checks, reconcile_checks
+from pipelines.checks import freshness_checks
 from pipelines.dbt_assets import dbt_models_asset, dbt_resource
 from pipelines.jobs import build_jobs, build_schedules
 from pipelines.resources import default_resources
@@ -42,7 +42,7 @@ def _definitions() -> dg.Definitions:
     jobs = build_jobs()
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*reconcile_checks(), *freshness],
+        asset_checks=freshness,
         jobs=jobs,
         schedules=build_schedules(jobs),
         sensors=[competitor_price_files_sensor, low_stock_alerts_sensor, merchant_partitions_sensor,

@@ -15,7 +15,7 @@ from pipelines.assets_reports import (
     report_key,
     report_schedule,
 )
-from pipelines.assets_store import RAW_GROUP
+from pipelines.assets_store import RAW_GROUP, load_steps
 from pipelines.dbt_steps import FULL_REFRESH_TAG
 from pipelines.store_tables import GROUPS
 from pipelines.tiers import daily_selection
@@ -26,7 +26,7 @@ STOCK_REFRESH_JOB = "stock_refresh"
 
 
 def full_refresh_config() -> dict[str, object]:
-    return {"ops": {f"load_{group}": {"config": {"full_refresh": True}} for group in GROUPS}}
+    return {"ops": {f"load_{step}": {"config": {"full_refresh": True}} for step in load_steps()}}
 
 
 def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:

@@ -74,7 +74,7 @@ def test_multiprocess_run_with_the_instance_in_postgresql(tmp_path: Path, monkey
         with dg.DagsterInstance.get() as instance:
             started = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
         pids = {record.dagster_event.pid for record in started if record.dagster_event}
-        assert len(started) >= 10 and os.getpid() not in pids and len(pids) == len(started)
+        assert len(started) >= 3 and os.getpid() not in pids and len(pids) == len(started)
 
         # What the steps loaded is the store, table by table (the blocking checks passed too).
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
