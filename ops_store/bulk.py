@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Engine, Table, text
 
 from ops_store.models import Base
 from ops_store.types import ExactDecimal, UTCDateTime
@@ -113,3 +113,19 @@ def reserve_ids(conn: Connection, table_name: str, count: int) -> int:
         return int(first)
     top = conn.execute(text(f'SELECT COALESCE(MAX(id), 0) FROM "{table(table_name).name}"')).scalar_one()  # noqa: S608
     return int(top) + 1
+
+
+def analyze_tables(engine: Engine, names: Iterable[str]) -> None:
+    """Refresh the planner's statistics of tables just bulk-filled (PostgreSQL also sets the
+    visibility map, so counts by key are index-only scans). Until then PostgreSQL plans from the
+    empty tables' figures: the warehouse's incremental reads (`updated_at >= ...`, `id > ...`)
+    scan whole tables instead of their indexes. Autovacuum would get there in time, if it is on."""
+    quote = engine.dialect.identifier_preparer.quote
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"ANALYZE {quote(name)}")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # VACUUM: no transaction
+        for name in names:
+            conn.exec_driver_sql(f"VACUUM ANALYZE {quote(name)}")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
+from ops_store.bulk import analyze_tables
 from ops_store.db import Store
 from ops_store.errors import DomainError
 from ops_store.migrate import head_revision, revision_of
@@ -133,6 +134,7 @@ def simulate(store: Store, cfg: SimConfig, data_dir: Path, progress: Progress | 
 
     writer = phase("write store", total_rows, write)
     report.rows, report.table_seconds = writer.counts, writer.seconds
+    phase("analyze store", 1, lambda: analyze_tables(store.engine, [n for n, rows in writer.counts.items() if rows]))
     landing = data_dir / "landing"
 
     def files() -> int:
