@@ -151,8 +151,15 @@ def test_an_incremental_run_rebuilds_the_daily_tier_only_when_it_is_due(
 
     # Only a refund (a unit written off): no line or order changes, the day's refunds do.
     refunded_line = _refund_a_write_off(sim, pipeline_settings, changed["returned_line"])
+    con = open_warehouse(pipeline_settings)  # as a view made from other SQL (before a deploy) would be
+    try:
+        con.execute("COMMENT ON VIEW staging.stg_store__orders IS 'dbt sql md5 of other sql'")
+    finally:
+        con.close()
     job, built = _build_job(run_pipeline(landing=False))
     assert job == "ingest"
+    assert "create view" in (target / "run" / view).read_text().lower()  # replaced, and stamped again
+    assert _view_comment(pipeline_settings, "stg_store__orders") == f"dbt sql md5 {md5}"
     incremental = _incremental_models_match_a_rebuild(pipeline_settings)
     [refunded] = [r for r in incremental["marts.fct_order_lines"] if r["order_line_id"] == refunded_line]
     assert refunded["refunds"] > 0 and refunded["units_restocked"] == 0
