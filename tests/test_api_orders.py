@@ -4,6 +4,7 @@ the per-key rate limit."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -187,6 +188,10 @@ def test_scopes_and_merchant_bound_keys(store: Store):
     assert api.get("/v1/orders", headers=auth(m2_key)).json()["items"] == []
     assert api.post(f"/v1/orders/{m1_order}/cancel", headers=auth(m2_key)).status_code == 404
     assert api.get("/v1/stock", params={"merchant": "M1", "sku": "SKU-1"}, headers=auth(m2_key)).status_code == 404
+    # M1's buyer is no customer at all to M2's key: the same 404 as a reference nobody has
+    hidden, nobody = (api.get(f"/v1/customers/{ref}", headers=auth(m2_key)).json() for ref in ("C-1", "C-nobody"))
+    assert hidden["status"] == 404 and hidden["field"] == "customer_ref"
+    assert json.dumps(hidden).replace("C-1", "?") == json.dumps(nobody).replace("C-nobody", "?")
     sneaky = api.post("/v1/orders", json=order_doc("W-2", [("SKU-1", 1)]), headers=idem(m2_key, "x"))
     assert sneaky.status_code == 403 and sneaky.json()["code"] == "permission_denied"
     own = order_doc("W-3", [("M2-SKU", 1)], merchant="M2")

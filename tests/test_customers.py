@@ -106,6 +106,27 @@ def test_merchant_sees_only_customers_who_ordered_from_it(store):
         customers.show_customer(store, buyer)
 
 
+def test_a_reference_resolves_only_to_the_merchants_own_buyer(store):
+    """Another merchant's buyer looks like no customer at all: no internal id, no existence."""
+    make_shop(store)
+    catalog.add_merchant(store, "M2", "Other shop")
+    orders.place_order(store, order_doc("O-1", [("SKU-1", 1)], customer="C-buyer"))
+    with store.read() as session:
+        m1 = session.scalar(select(Order.merchant_id))
+        m2 = session.scalar(select(Merchant.id).where(Merchant.code == "M2"))
+        buyer = session.scalar(select(Customer.id).where(Customer.customer_ref == "C-buyer"))
+    with acting_as(Principal("user:m1", "merchant", merchant_id=m1)):
+        assert customers.customer_id_by_ref(store, "C-buyer") == buyer
+    answers = []
+    with acting_as(Principal("user:m2", "merchant", merchant_id=m2)):
+        for ref in ("C-buyer", "C-nobody"):
+            with pytest.raises(NotFound) as error:
+                customers.customer_id_by_ref(store, ref)
+            answers.append((error.value.field, error.value.message.replace(ref, "<ref>")))
+    assert answers[0] == answers[1] == ("customer_ref", "no customer with reference '<ref>'")
+    assert customers.customer_id_by_ref(store, "C-buyer") == buyer  # staff see every customer
+
+
 def test_consent_history_keeps_the_time_given_and_withdrawn(store):
     cid = _add(store)["customer_id"]
     customers.set_consent(store, cid, "sms", True)

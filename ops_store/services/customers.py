@@ -9,7 +9,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import Select, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,17 +223,26 @@ def find_customers(store: Store, *, email: str | None = None, phone: str | None 
     else:
         column, keys = Customer.phone_bidx, cipher.blind_indexes(normalise_phone(phone or ""))
     with store.read() as session:
-        query = select(Customer.id).where(column.in_(keys))
-        scope = access.merchant_scope()
-        if scope is not None:
-            query = query.where(exists().where(Order.customer_id == Customer.id, Order.merchant_id == scope))
+        query = _in_scope(select(Customer.id).where(column.in_(keys)))
         ids = list(session.scalars(query.order_by(Customer.id)))
     return [show_customer(store, cid, clear=clear) for cid in ids]
 
 
+def _in_scope(query: Select[tuple[int]]) -> Select[tuple[int]]:
+    """`query` over customers, limited to a merchant principal's buyers (those who ordered from it)."""
+    scope = access.merchant_scope()
+    if scope is None:
+        return query
+    return query.where(exists().where(Order.customer_id == Customer.id, Order.merchant_id == scope))
+
+
 def customer_id_by_ref(store: Store, customer_ref: str) -> int:
+    """The id behind a reference the current principal may see. A merchant asking for another
+    merchant's buyer gets the same answer as for a reference that does not exist, so neither the
+    customer's existence nor their internal id leaks across merchants."""
     with store.read() as session:
-        cid = session.scalar(select(Customer.id).where(Customer.customer_ref == customer_ref))
+        query = select(Customer.id).where(Customer.customer_ref == customer_ref)
+        cid = session.scalar(_in_scope(query))
     if cid is None:
         raise NotFound(f"no customer with reference {customer_ref!r}", field="customer_ref")
     return cid
