@@ -62,10 +62,10 @@ def _download(at: Any, label: str, stored: dict[str, bytes]) -> bytes:
 def _expected_purchase_list(shop: DashboardShop, merchant: int | None = None) -> pd.DataFrame:
     where = "AND r.merchant_id = ?" if merchant is not None else ""
     return query_frame(shop, (
-        "SELECT r.sku, r.product_name, coalesce(w.code, '#' || r.warehouse_id) AS warehouse, r.suggested_qty, "
-        "r.order_multiple, r.avg_unit_cost::DOUBLE AS avg_unit_cost, r.suggested_value::DOUBLE AS suggested_value, "
-        "r.currency, r.projected_stock_out_on FROM marts.reorder_suggestions r "
-        "LEFT JOIN staging.stg_store__warehouses w USING (warehouse_id) "
+        "SELECT r.sku, r.product_name, coalesce(w.warehouse_code, '#' || r.warehouse_id) AS warehouse, "
+        "r.suggested_qty, r.order_multiple, r.avg_unit_cost::DOUBLE AS avg_unit_cost, "
+        "r.suggested_value::DOUBLE AS suggested_value, r.currency, r.projected_stock_out_on "
+        "FROM marts.reorder_suggestions r LEFT JOIN marts.dim_warehouses w USING (warehouse_id) "
         f"WHERE (r.needs_reorder OR r.suggested_qty > 0) {where} "
         "ORDER BY r.projected_stock_out_on NULLS LAST, r.suggested_value DESC, r.sku, r.warehouse_id"),
         [merchant] if merchant is not None else [])
@@ -188,6 +188,8 @@ def test_purchase_list_is_the_reorder_suggestions_in_scope(dashboard_env: Dashbo
     at = open_page("forecast", principal("admin"))
     expected = _expected_purchase_list(dashboard_env)
     assert len(expected), "the fixture has something to reorder"
+    codes = set(query_frame(dashboard_env, "SELECT warehouse_code FROM marts.dim_warehouses")["warehouse_code"])
+    assert set(expected["warehouse"]) & codes, "lines name their warehouse by its code"
     _same_rows(_download(at, "Download purchase list", downloads), expected)
     to_order = expected[expected["suggested_qty"] > 0]
     figures = metrics(at)

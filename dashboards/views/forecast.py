@@ -104,10 +104,10 @@ PURCHASE_LIST = ["sku", "product_name", "warehouse", "suggested_qty", "order_mul
 
 
 def _warehouses() -> dict[int, str]:
-    """Warehouse codes (shared by every merchant); ids when the staging view is not published."""
+    """Warehouse codes (shared by every merchant); ids when the mart is not built yet."""
     try:
-        rows = data.fetch("SELECT warehouse_id, code FROM staging.stg_store__warehouses", [],
-                          needs=["staging.stg_store__warehouses"])
+        rows = data.fetch("SELECT warehouse_id, warehouse_code AS code FROM marts.dim_warehouses", [],
+                          needs=["marts.dim_warehouses"])
     except data.MissingMart:
         return {}
     return {int(w): str(c) for w, c in zip(rows["warehouse_id"], rows["code"], strict=True)}
