@@ -10,12 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from ops_store.db import Store
 from ops_store.services import replenishment
+from pipelines import landing_load
 from pipelines.cli import app as pipeline_app
 from pipelines.definitions import build_definitions
 from pipelines.landing import check_competitor_prices, check_events
@@ -124,6 +126,38 @@ def test_backfill_of_a_day_range_quarantines_bad_files_and_rows_and_reruns_the_s
     assert again.success
     assert dict(warehouse_rows(settings, "SELECT event_on, count(*) FROM raw.events GROUP BY 1")) == counts
     assert warehouse_rows(settings, "SELECT count(*) FROM meta.quarantine")[0][0] == 7
+
+
+def test_clickstream_days_commit_in_batches_and_a_failed_batch_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Days share a transaction up to EVENTS_ROWS_PER_COMMIT rows: a load that dies keeps the
+    batches committed before and nothing of its own batch; the next load completes it."""
+    days = [DAY + timedelta(days=k) for k in range(4)]
+    for k, day in enumerate(days):
+        folder = tmp_path / "landing" / "events" / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True)
+        landing_events(day, 60, first_id=1000 * (k + 1)).write_parquet(folder / "events.parquet")
+    monkeypatch.setattr(landing_load, "EVENTS_ROWS_PER_COMMIT", 100)  # two days of 60 rows a batch
+    load_day = landing_load._load_events_files
+
+    def dies_on_the_last_day(con, day, read):  # type: ignore[no-untyped-def]
+        if day == days[-1]:
+            raise RuntimeError("killed")
+        return load_day(con, day, read)
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setattr(landing_load, "_load_events_files", dies_on_the_last_day)
+    with pytest.raises(RuntimeError):
+        landing_load.load_events_days(con, tmp_path / "landing", days)
+    loaded = "SELECT event_on, count(*) FROM raw.events GROUP BY 1 ORDER BY 1"
+    assert con.execute(loaded).fetchall() == [(days[0], 60), (days[1], 60)]  # day 3 went with day 4
+    assert con.execute("SELECT count(*) FROM meta.landing_files").fetchone() == (2,)
+
+    monkeypatch.setattr(landing_load, "_load_events_files", load_day)
+    loads = landing_load.load_events_days(con, tmp_path / "landing", days)
+    assert [x.rows_loaded for x in loads] == [60] * 4
+    assert con.execute(loaded).fetchall() == [(day, 60) for day in days]
+    assert con.execute("SELECT count(*) FROM meta.landing_files").fetchone() == (4,)
 
 
 def test_backfill_refuses_days_before_the_first_partition(landing_env) -> None:  # type: ignore[no-untyped-def]
